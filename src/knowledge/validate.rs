@@ -1,0 +1,335 @@
+//! Invariants of the knowledge base. A violation makes the whole base unusable: the planner
+//! would otherwise print a path built on a broken graph.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use super::model::{Note, Source};
+use super::KnowledgeBase;
+
+/// One broken invariant, with the file it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub file: String,
+    pub message: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}: {}", self.file, self.message)
+    }
+}
+
+struct Collector {
+    file: String,
+    found: Vec<Violation>,
+}
+
+impl Collector {
+    fn report(&mut self, message: impl Into<String>) {
+        self.found.push(Violation {
+            file: self.file.clone(),
+            message: message.into(),
+        });
+    }
+
+    fn source(&mut self, what: &str, source: &Source) {
+        if !source.is_well_formed() {
+            self.report(format!(
+                "{what}: source {:?} is not TAG:path, setup@SHA:path or an https URL",
+                source.0
+            ));
+        }
+    }
+
+    fn notes(&mut self, what: &str, notes: &[Note]) {
+        for note in notes {
+            if note.text.trim().is_empty() {
+                self.report(format!("{what}: empty text"));
+            }
+            self.source(what, &note.source);
+        }
+    }
+
+    fn switch(&mut self, file: String) {
+        self.file = file;
+    }
+}
+
+pub(super) fn violations(knowledge: &KnowledgeBase) -> Vec<Violation> {
+    let mut collector = Collector {
+        file: String::new(),
+        found: Vec::new(),
+    };
+    releases(knowledge, &mut collector);
+    transitions(knowledge, &mut collector);
+    known_bugs(knowledge, &mut collector);
+    env_catalog(knowledge, &mut collector);
+    collector.found
+}
+
+fn releases(knowledge: &KnowledgeBase, collector: &mut Collector) {
+    if knowledge.releases.is_empty() {
+        collector.switch("upgrade-paths/releases".into());
+        collector.report("no release");
+        return;
+    }
+    let mut seen_versions = HashSet::new();
+    let mut seen_revisions = HashSet::new();
+    for release in &knowledge.releases {
+        collector.switch(format!("upgrade-paths/releases/{}.json", release.version));
+        if !seen_versions.insert(release.version.clone()) {
+            collector.report("release listed twice");
+        }
+        if release.git_tag != format!("v{}", release.version) {
+            collector.report(format!(
+                "git_tag {} does not match version",
+                release.git_tag
+            ));
+        }
+        if release.prerelease == release.version.pre.is_empty() {
+            collector.report("prerelease flag disagrees with the version's pre-release part");
+        }
+        match (&release.image.tag, &release.image.source) {
+            (Some(_), Some(source)) => collector.source("image", source),
+            (Some(_), None) => collector.report("image: a tag without a source"),
+            (None, _) if release.image.note.is_none() => {
+                collector.report("image: no tag and no note saying why")
+            }
+            (None, _) => {}
+        }
+        let sources = [
+            ("python", &release.python.source),
+            ("postgresql_minimum", &release.postgresql_minimum.source),
+            ("redis_minimum", &release.redis_minimum.source),
+            ("migrate_command", &release.migrate_command.source),
+            (
+                "queues.worker_default",
+                &release.queues.worker_default.source,
+            ),
+            (
+                "queues.scheduler_default",
+                &release.queues.scheduler_default.source,
+            ),
+        ];
+        for (what, source) in sources {
+            collector.source(what, source);
+        }
+        if let Some(skip) = &release.skip {
+            collector.notes("skip", std::slice::from_ref(skip));
+        }
+        collector.notes("health", &release.health);
+        collector.notes(
+            "queues",
+            &[
+                release.queues.queues_syntax.clone(),
+                release.queues.workers_count.clone(),
+            ],
+        );
+        for queue in &release.queues.receiving_jobs {
+            collector.source(&format!("queue {}", queue.name), &queue.source);
+        }
+        for role in &release.roles {
+            collector.source(&format!("role {}", role.name), &role.source);
+        }
+        for expected in ["server", "worker", "scheduler"] {
+            if !release.roles.iter().any(|role| role.name == expected) {
+                collector.report(format!("no {expected} role"));
+            }
+        }
+        if let Some(memory) = &release.memory {
+            collector.source("memory", &memory.source);
+        }
+        for variable in &release.env {
+            collector.source(&format!("env {}", variable.name), &variable.source);
+            if knowledge.env_doc(&variable.name).is_none() {
+                collector.report(format!(
+                    "env {} is not documented in env-vars.json",
+                    variable.name
+                ));
+            }
+        }
+        let mut names = HashSet::new();
+        for variable in &release.env {
+            if !names.insert(variable.name.as_str()) {
+                collector.report(format!("env {} listed twice", variable.name));
+            }
+        }
+        for revision in &release.migrations {
+            let what = format!("revision {}", revision.revision);
+            if !seen_revisions.insert(revision.revision.clone()) {
+                collector.report(format!("{what} is listed by two releases"));
+            }
+            if revision.revision.len() != 12
+                || !revision.revision.chars().all(|c| c.is_ascii_hexdigit())
+            {
+                collector.report(format!("{what}: not a 12-digit alembic revision id"));
+            }
+            if revision.parents.len() > 2 {
+                collector.report(format!("{what}: more than two parents"));
+            }
+            collector.source(&what, &revision.source);
+            collector.notes(&what, &revision.data_risks);
+            for change in &revision.changed_in {
+                collector.source(&what, &change.source);
+                if knowledge.release(&change.release).is_none() {
+                    collector.report(format!(
+                        "{what}: changed_in names unknown release {}",
+                        change.release
+                    ));
+                }
+            }
+        }
+        let graph = knowledge.graph_at(&release.version);
+        for (child, parent) in graph.missing_parents() {
+            collector.report(format!(
+                "revision {child} names parent {parent}, which no release up to this one ships"
+            ));
+        }
+        if graph.has_cycle() {
+            collector.report("the migration graph has a cycle");
+        }
+        let mut computed: Vec<&str> = graph.heads();
+        let mut declared: Vec<&str> = release.alembic_heads.iter().map(String::as_str).collect();
+        computed.sort_unstable();
+        declared.sort_unstable();
+        if computed != declared {
+            collector.report(format!(
+                "alembic_heads {declared:?} differ from the graph's heads {computed:?}"
+            ));
+        }
+    }
+}
+
+fn transitions(knowledge: &KnowledgeBase, collector: &mut Collector) {
+    for pair in knowledge.releases.windows(2) {
+        let (from, to) = (&pair[0].version, &pair[1].version);
+        let matching = knowledge
+            .transitions
+            .iter()
+            .filter(|transition| &transition.from == from && &transition.to == to)
+            .count();
+        if matching != 1 {
+            collector.switch(format!("upgrade-paths/hops/{from}-{to}.json"));
+            collector.report(format!(
+                "expected one transition from {from} to {to}, found {matching}"
+            ));
+        }
+    }
+    for transition in &knowledge.transitions {
+        collector.switch(format!(
+            "upgrade-paths/hops/{}-{}.json",
+            transition.from, transition.to
+        ));
+        let consecutive = knowledge
+            .releases
+            .windows(2)
+            .any(|pair| pair[0].version == transition.from && pair[1].version == transition.to);
+        if !consecutive {
+            collector.report("from and to are not consecutive known releases");
+        }
+        for (what, notes) in [
+            ("breaking_changes", &transition.breaking_changes),
+            ("process_changes", &transition.process_changes),
+            ("memory", &transition.memory),
+            ("multi_org", &transition.multi_org),
+            ("user_notes", &transition.user_notes),
+            ("verify", &transition.verify),
+        ] {
+            collector.notes(what, notes);
+        }
+        for action in &transition.required_actions {
+            collector.notes(
+                "required_actions",
+                &[Note {
+                    text: action.text.clone(),
+                    source: action.source.clone(),
+                }],
+            );
+        }
+        for rename in &transition.env_renamed {
+            collector.source(&format!("rename {}", rename.from), &rename.source);
+        }
+    }
+}
+
+fn known_bugs(knowledge: &KnowledgeBase, collector: &mut Collector) {
+    collector.switch("upgrade-paths/known-bugs.json".into());
+    let mut ids = HashSet::new();
+    for bug in &knowledge.known_bugs.bugs {
+        if !ids.insert(bug.id.as_str()) {
+            collector.report(format!("bug {} listed twice", bug.id));
+        }
+        if !is_kebab_case(&bug.id) {
+            collector.report(format!("bug id {} is not kebab-case", bug.id));
+        }
+        if knowledge.release(&bug.introduced_in).is_none() {
+            collector.report(format!(
+                "bug {}: introduced_in {} is not a known release",
+                bug.id, bug.introduced_in
+            ));
+        }
+        if let Some(fixed) = &bug.fixed_in {
+            if knowledge.release(fixed).is_none() {
+                collector.report(format!(
+                    "bug {}: fixed_in {fixed} is not a known release",
+                    bug.id
+                ));
+            }
+            if fixed <= &bug.introduced_in {
+                collector.report(format!(
+                    "bug {}: fixed_in is not after introduced_in",
+                    bug.id
+                ));
+            }
+        }
+        if !bug.url.starts_with("https://") {
+            collector.report(format!("bug {}: url is not https", bug.id));
+        }
+        if bug.sources.is_empty() {
+            collector.report(format!("bug {}: no source", bug.id));
+        }
+        for source in &bug.sources {
+            collector.source(&format!("bug {}", bug.id), source);
+        }
+    }
+}
+
+fn env_catalog(knowledge: &KnowledgeBase, collector: &mut Collector) {
+    collector.switch("upgrade-paths/env-vars.json".into());
+    let mut names = HashSet::new();
+    for doc in &knowledge.env_catalog.vars {
+        if !names.insert(doc.name.as_str()) {
+            collector.report(format!("{} listed twice", doc.name));
+        }
+        collector.source(&doc.name, &doc.source);
+        let read_somewhere = knowledge
+            .releases
+            .iter()
+            .any(|release| release.env.iter().any(|variable| variable.name == doc.name));
+        if !read_somewhere {
+            collector.report(format!("{} is read by no release", doc.name));
+        }
+    }
+    collector.switch("upgrade-paths/policy.json".into());
+    let policy = &knowledge.policy;
+    collector.notes(
+        "policy",
+        &[
+            policy.one_major_line_at_a_time.clone(),
+            policy.newest_of_line.clone(),
+            policy.snapshot.clone(),
+            policy.migrate.clone(),
+        ],
+    );
+}
+
+pub(crate) fn is_kebab_case(text: &str) -> bool {
+    !text.is_empty()
+        && !text.starts_with('-')
+        && !text.ends_with('-')
+        && !text.contains("--")
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}

@@ -1,0 +1,17 @@
+//! The one table of exit codes. Scripts branch on these; a number never has two meanings.
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0    | success: the command did what was asked and found nothing blocking |
+//! | 1    | blocking findings (used by the checks of later commands) |
+//! | 2    | the tool failed: bad input (an unknown version, a malformed file), or a file or database it could not read |
+
+/// Success, nothing blocking.
+pub const SUCCESS: i32 = 0;
+/// The command ran and found something that blocks the upgrade.
+pub const BLOCKING_FINDINGS: i32 = 1;
+/// The command could not do its job: bad input or an unreadable file.
+pub const TOOL_FAILED: i32 = 2;
+
+/// The table as `--help` shows it.
+pub const TABLE: &str = "Exit codes:\n  0  success, nothing blocking\n  1  blocking findings\n  2  the tool failed: bad input, or a file it could not read";

@@ -1,0 +1,59 @@
+//! Shared test helpers: golden files and running the built binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Whether golden and canonical files should be rewritten instead of compared.
+pub fn blessing() -> bool {
+    std::env::var_os("REDASH_UPGRADE_BLESS").is_some_and(|value| value == "1")
+}
+
+/// Compares `actual` with the golden file `tests/golden/<name>`, or rewrites it when blessing.
+pub fn assert_golden(name: &str, actual: &str) {
+    let path = repo_root().join("tests/golden").join(name);
+    assert_matches_file(&path, actual);
+}
+
+pub fn assert_matches_file(path: &Path, actual: &str) {
+    if blessing() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(path).unwrap_or_else(|error| {
+        panic!(
+            "cannot read {}: {error} (run with REDASH_UPGRADE_BLESS=1 to create it)",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let diff = similar::TextDiff::from_lines(expected.as_str(), actual)
+            .unified_diff()
+            .header("expected", "actual")
+            .to_string();
+        panic!("{} differs from the output:\n{diff}", path.display());
+    }
+}
+
+/// Runs the binary with `args`, without colour-forcing variables from the environment.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_redash-upgrade"))
+        .args(args)
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("NO_COLOR")
+        .env("COLUMNS", "80")
+        .output()
+        .expect("the binary runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
+}
