@@ -139,7 +139,8 @@ pub struct Queues {
 #[serde(deny_unknown_fields)]
 pub struct QueueFact {
     pub name: String,
-    /// The environment variable that renames this queue, where one exists.
+    /// What renames this queue, where anything does: an environment variable, or a column of
+    /// `data_sources` set per data source.
     pub configurable_by: Option<String>,
     pub what: String,
     pub source: Source,

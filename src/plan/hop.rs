@@ -323,7 +323,7 @@ fn steps(knowledge: &KnowledgeBase, hop: &HopPlan<'_>) -> Vec<Step> {
         push(
             Phase::PreFlight,
             format!(
-                "Prepare the environment of every role and of the one-off migration task for {}: apply the {} environment changes listed for this hop.",
+                "Prepare the environment of every role and of the one-off migration task for {}: apply the environment changes listed for this hop ({}).",
                 to.version,
                 hop.env_changes.len()
             ),
