@@ -46,6 +46,16 @@ pub struct UpgradePlan<'k> {
     pub hops: Vec<HopPlan<'k>>,
 }
 
+impl UpgradePlan<'_> {
+    /// The releases the path runs through, the starting one first.
+    pub fn path(&self) -> Vec<String> {
+        std::iter::once(&self.from.version)
+            .chain(self.hops.iter().map(|hop| &hop.to.version))
+            .map(ToString::to_string)
+            .collect()
+    }
+}
+
 /// Why the path stops at a release.
 #[derive(Debug, Clone)]
 pub struct StopReason {

@@ -7,12 +7,6 @@ fn knowledge() -> KnowledgeBase {
     KnowledgeBase::embedded().unwrap_or_else(|error| panic!("{error}"))
 }
 
-fn path(plan: &UpgradePlan<'_>) -> Vec<String> {
-    std::iter::once(plan.from.version.to_string())
-        .chain(plan.hops.iter().map(|hop| hop.to.version.to_string()))
-        .collect()
-}
-
 fn revisions(plan: &UpgradePlan<'_>, hop: usize) -> Vec<String> {
     plan.hops[hop]
         .revisions
@@ -100,7 +94,7 @@ fn equal_and_backward_requests_are_refused() {
 fn seven_to_ten_stops_at_eight_and_skips_the_beta_and_ten_zero() {
     let knowledge = knowledge();
     let plan = make_plan(&knowledge, "7", "10").unwrap();
-    assert_eq!(path(&plan), ["7.0.0", "8.0.0", "10.1.0"]);
+    assert_eq!(plan.path(), ["7.0.0", "8.0.0", "10.1.0"]);
     let skipped: Vec<String> = plan
         .skipped
         .iter()
@@ -122,7 +116,7 @@ fn seven_to_ten_stops_at_eight_and_skips_the_beta_and_ten_zero() {
 fn eight_to_ten_applies_the_v10_revisions_including_the_merge() {
     let knowledge = knowledge();
     let plan = make_plan(&knowledge, "8", "10").unwrap();
-    assert_eq!(path(&plan), ["8.0.0", "10.1.0"]);
+    assert_eq!(plan.path(), ["8.0.0", "10.1.0"]);
     let applied = revisions(&plan, 0);
     assert!(applied.contains(&"89bc7873a3e0".to_owned()));
     assert_eq!(
@@ -138,7 +132,7 @@ fn eight_to_ten_applies_the_v10_revisions_including_the_merge() {
 fn ten_to_latest_passes_over_25_1_for_25_8() {
     let knowledge = knowledge();
     let plan = make_plan(&knowledge, "10", "latest").unwrap();
-    assert_eq!(path(&plan), ["10.1.0", "25.8.0", "26.3.0"]);
+    assert_eq!(plan.path(), ["10.1.0", "25.8.0", "26.3.0"]);
     assert_eq!(
         revisions(&plan, 0),
         [
@@ -169,7 +163,7 @@ fn four_to_latest_walks_every_major_line() {
     let knowledge = knowledge();
     let plan = make_plan(&knowledge, "4.0.0", "26.3").unwrap();
     assert_eq!(
-        path(&plan),
+        plan.path(),
         ["4.0.0", "4.0.2", "5.0.2", "6.0.0", "7.0.0", "8.0.0", "10.1.0", "25.8.0", "26.3.0"]
     );
 }
@@ -222,10 +216,10 @@ fn every_hop_of_four_to_latest_chains_revisions_from_head_to_head() {
 fn an_explicit_target_that_is_not_a_stop_is_still_reached() {
     let knowledge = knowledge();
     let plan = make_plan(&knowledge, "8", "9-beta").unwrap();
-    assert_eq!(path(&plan), ["8.0.0", "9.0.0-beta"]);
+    assert_eq!(plan.path(), ["8.0.0", "9.0.0-beta"]);
     assert_eq!(plan.hops[0].reason.text, "the target you asked for");
     let plan = plan_to_25_1(&knowledge);
-    assert_eq!(path(&plan), ["10.1.0", "25.1.0"]);
+    assert_eq!(plan.path(), ["10.1.0", "25.1.0"]);
     assert!(plan.hops[0]
         .known_bugs
         .iter()

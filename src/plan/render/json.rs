@@ -20,9 +20,7 @@ pub fn plan_json(plan: &UpgradePlan<'_>) -> Value {
         "from": plan.from.version.to_string(),
         "to": plan.to.version.to_string(),
         "resolved": resolutions,
-        "path": std::iter::once(plan.from.version.to_string())
-            .chain(plan.hops.iter().map(|hop| hop.to.version.to_string()))
-            .collect::<Vec<_>>(),
+        "path": plan.path(),
         "skipped": plan.skipped.iter().map(|skipped| json!({
             "version": skipped.version.to_string(),
             "reason": skipped.reason,

@@ -6,8 +6,8 @@ use crate::knowledge::model::Note;
 use crate::plan::hop::{HopPlan, Phase};
 use crate::plan::UpgradePlan;
 
-use super::describe_env_changes;
 use super::text::memory_figures_text;
+use super::{describe_env_changes, fixed_in_text};
 
 fn notes(out: &mut dyn Write, title: &str, notes: &[&Note]) -> io::Result<()> {
     if notes.is_empty() {
@@ -32,9 +32,7 @@ pub fn plan_markdown(out: &mut dyn Write, plan: &UpgradePlan<'_>) -> io::Result<
     {
         writeln!(out, "_{resolution}._\n")?;
     }
-    let path: Vec<String> = std::iter::once(plan.from.version.to_string())
-        .chain(plan.hops.iter().map(|hop| hop.to.version.to_string()))
-        .collect();
+    let path = plan.path();
     writeln!(out, "Path: {}", path.join(" -> "))?;
     if !plan.skipped.is_empty() {
         writeln!(out, "\nSkipped releases:\n")?;
@@ -135,11 +133,7 @@ fn hop_markdown(out: &mut dyn Write, hop: &HopPlan<'_>, number: usize) -> io::Re
     if !hop.known_bugs.is_empty() {
         writeln!(out, "\n#### Known bugs of {}\n", hop.to.version)?;
         for bug in &hop.known_bugs {
-            let fixed = bug
-                .fixed_in
-                .as_ref()
-                .map(|version| format!("fixed in {version}"))
-                .unwrap_or_else(|| "not fixed upstream".to_owned());
+            let fixed = fixed_in_text(bug);
             writeln!(
                 out,
                 "- [{}]({}) ({fixed}). Workaround: {}",

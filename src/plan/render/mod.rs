@@ -36,6 +36,13 @@ pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
     lines
 }
 
+pub(crate) fn fixed_in_text(bug: &crate::knowledge::model::KnownBug) -> String {
+    match &bug.fixed_in {
+        Some(version) => format!("fixed in {version}"),
+        None => "not fixed upstream".to_owned(),
+    }
+}
+
 pub(crate) fn shown_default(default: &Option<String>, secret: bool) -> String {
     match default {
         Some(_) if secret => HIDDEN_DEFAULT.to_owned(),

@@ -10,7 +10,7 @@ use crate::knowledge::KnowledgeBase;
 use crate::plan::hop::{HopPlan, Phase};
 use crate::plan::UpgradePlan;
 
-use super::{describe_env_changes, wrap, TEXT_WIDTH};
+use super::{describe_env_changes, fixed_in_text, wrap, TEXT_WIDTH};
 
 const HEADING: Style = Style::new().bold();
 const WARNING: Style = AnsiColor::Yellow.on_default().bold();
@@ -60,9 +60,7 @@ pub fn plan_text(out: &mut dyn Write, plan: &UpgradePlan<'_>) -> io::Result<()> 
     {
         paragraph(out, &format!("{resolution}."), "  ", "  ")?;
     }
-    let path: Vec<String> = std::iter::once(plan.from.version.to_string())
-        .chain(plan.hops.iter().map(|hop| hop.to.version.to_string()))
-        .collect();
+    let path = plan.path();
     paragraph(out, &format!("Path: {}", path.join(" -> ")), "", "  ")?;
     if !plan.skipped.is_empty() {
         writeln!(out, "Skipped releases:")?;
@@ -204,11 +202,7 @@ fn hop_text(out: &mut dyn Write, hop: &HopPlan<'_>, number: usize, count: usize)
             styled(HEADING, &format!("Known bugs of {}", hop.to.version))
         )?;
         for bug in &hop.known_bugs {
-            let fixed = bug
-                .fixed_in
-                .as_ref()
-                .map(|version| format!("fixed in {version}"))
-                .unwrap_or_else(|| "not fixed upstream".to_owned());
+            let fixed = fixed_in_text(bug);
             paragraph(
                 out,
                 &format!("{} ({fixed}; {})", bug.title, bug.url),
@@ -251,7 +245,7 @@ pub fn releases_text(out: &mut dyn Write, knowledge: &KnowledgeBase) -> io::Resu
         styled(
             HEADING,
             &format!(
-                "{:<11} {:<30} {:<7} {:<6} {:<13}",
+                "{:<11} {:<32} {:<7} {:<6} {}",
                 "RELEASE", "IMAGE", "PYTHON", "JOBS", "ALEMBIC HEAD"
             )
         )
