@@ -6,6 +6,7 @@ use include_dir::{include_dir, Dir};
 use serde::de::DeserializeOwned;
 
 use super::model::{EnvCatalog, KnownBugs, PathPolicy, Release, Transition};
+use super::schema::ReleaseSchema;
 use super::{KnowledgeBase, KnowledgeError};
 
 static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/upgrade-paths");
@@ -98,6 +99,7 @@ pub enum FileKind {
     KnownBugs,
     EnvCatalog,
     Policy,
+    Schema,
 }
 
 impl FileKind {
@@ -110,6 +112,7 @@ impl FileKind {
         match (parent, name) {
             (Some("releases"), _) => Some(FileKind::Release),
             (Some("hops"), _) => Some(FileKind::Transition),
+            (Some("schemas"), _) => Some(FileKind::Schema),
             (_, "known-bugs.json") => Some(FileKind::KnownBugs),
             (_, "env-vars.json") => Some(FileKind::EnvCatalog),
             (_, "policy.json") => Some(FileKind::Policy),
@@ -138,6 +141,7 @@ fn strip_position(message: &str) -> String {
 pub(super) fn assemble(files: &[DataFile]) -> Result<KnowledgeBase, KnowledgeError> {
     let mut releases: Vec<Release> = Vec::new();
     let mut transitions: Vec<Transition> = Vec::new();
+    let mut schemas: Vec<ReleaseSchema> = Vec::new();
     let mut known_bugs = None;
     let mut env_catalog = None;
     let mut policy = None;
@@ -145,6 +149,7 @@ pub(super) fn assemble(files: &[DataFile]) -> Result<KnowledgeBase, KnowledgeErr
         match FileKind::of(&file.path) {
             Some(FileKind::Release) => releases.push(parse(file)?),
             Some(FileKind::Transition) => transitions.push(parse(file)?),
+            Some(FileKind::Schema) => schemas.push(parse(file)?),
             Some(FileKind::KnownBugs) => known_bugs = Some(parse::<KnownBugs>(file)?),
             Some(FileKind::EnvCatalog) => env_catalog = Some(parse::<EnvCatalog>(file)?),
             Some(FileKind::Policy) => policy = Some(parse::<PathPolicy>(file)?),
@@ -157,9 +162,11 @@ pub(super) fn assemble(files: &[DataFile]) -> Result<KnowledgeBase, KnowledgeErr
     }
     releases.sort_by(|left, right| left.version.cmp(&right.version));
     transitions.sort_by(|left, right| left.from.cmp(&right.from));
+    schemas.sort_by(|left, right| left.releases.first().cmp(&right.releases.first()));
     Ok(KnowledgeBase {
         releases,
         transitions,
+        schemas,
         known_bugs: known_bugs.ok_or(KnowledgeError::MissingFile {
             name: "known-bugs.json",
         })?,
@@ -189,6 +196,7 @@ pub fn canonical_form(file: &DataFile) -> Result<String, KnowledgeError> {
         Some(FileKind::KnownBugs) => again::<KnownBugs>(file),
         Some(FileKind::EnvCatalog) => again::<EnvCatalog>(file),
         Some(FileKind::Policy) => again::<PathPolicy>(file),
+        Some(FileKind::Schema) => again::<ReleaseSchema>(file),
         None => Err(KnowledgeError::UnexpectedFile {
             path: file.path.clone(),
         }),

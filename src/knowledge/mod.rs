@@ -3,6 +3,7 @@
 mod graph;
 mod load;
 pub mod model;
+pub mod schema;
 mod validate;
 
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use semver::Version;
 pub use graph::MigrationGraph;
 pub use load::{canonical_form, DataFile, FileKind, Origin};
 use model::{EnvCatalog, EnvVarDoc, KnownBug, KnownBugs, PathPolicy, Release, Transition};
+use schema::ReleaseSchema;
 pub use validate::Violation;
 
 /// Why the knowledge base could not be loaded.
@@ -31,7 +33,7 @@ pub enum KnowledgeError {
         column: usize,
         message: String,
     },
-    #[error("{}: not a knowledge-base file (expected releases/*.json, hops/*.json, known-bugs.json, env-vars.json or policy.json)", path.display())]
+    #[error("{}: not a knowledge-base file (expected releases/*.json, hops/*.json, schemas/*.json, known-bugs.json, env-vars.json or policy.json)", path.display())]
     UnexpectedFile { path: PathBuf },
     #[error("the knowledge base has no {name}")]
     MissingFile { name: &'static str },
@@ -54,6 +56,8 @@ pub struct KnowledgeBase {
     pub releases: Vec<Release>,
     /// One per pair of consecutive releases, sorted oldest first.
     pub transitions: Vec<Transition>,
+    /// Expected catalogs of fresh installs, oldest first; each release is in exactly one.
+    pub schemas: Vec<ReleaseSchema>,
     pub known_bugs: KnownBugs,
     pub env_catalog: EnvCatalog,
     pub policy: PathPolicy,
@@ -117,6 +121,19 @@ impl KnowledgeBase {
             .bugs
             .iter()
             .filter(|bug| bug.affects(version))
+            .collect()
+    }
+
+    /// The expected schema of a fresh install of `version`.
+    pub fn schema_of(&self, version: &Version) -> Option<&ReleaseSchema> {
+        self.schemas.iter().find(|schema| schema.covers(version))
+    }
+
+    /// The releases whose alembic head is `revision`, oldest first.
+    pub fn releases_with_head(&self, revision: &str) -> Vec<&Release> {
+        self.releases
+            .iter()
+            .filter(|release| release.alembic_heads.iter().any(|head| head == revision))
             .collect()
     }
 

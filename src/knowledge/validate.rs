@@ -65,6 +65,7 @@ pub(super) fn violations(knowledge: &KnowledgeBase) -> Vec<Violation> {
     transitions(knowledge, &mut collector);
     known_bugs(knowledge, &mut collector);
     env_catalog(knowledge, &mut collector);
+    schemas(knowledge, &mut collector);
     collector.found
 }
 
@@ -332,4 +333,128 @@ pub(crate) fn is_kebab_case(text: &str) -> bool {
         && text
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn schemas(knowledge: &KnowledgeBase, collector: &mut Collector) {
+    for release in &knowledge.releases {
+        let holders = knowledge
+            .schemas
+            .iter()
+            .filter(|schema| schema.covers(&release.version))
+            .count();
+        if holders != 1 {
+            collector.switch("upgrade-paths/schemas".into());
+            collector.report(format!(
+                "release {} is in {holders} schema files, expected exactly one",
+                release.version
+            ));
+        }
+    }
+    for schema in &knowledge.schemas {
+        let Some(first) = schema.releases.first() else {
+            collector.switch("upgrade-paths/schemas".into());
+            collector.report("a schema file lists no release");
+            continue;
+        };
+        collector.switch(format!("upgrade-paths/schemas/{first}.json"));
+        for version in &schema.releases {
+            if knowledge.release(version).is_none() {
+                collector.report(format!("release {version} has no release file"));
+            }
+        }
+        for source in &schema.sources {
+            collector.source("sources", source);
+        }
+        let mut table_names = HashSet::new();
+        for table in &schema.tables {
+            if !table_names.insert(table.name.as_str()) {
+                collector.report(format!("table {} listed twice", table.name));
+            }
+            schema_table(schema, table, collector);
+        }
+        if schema.table("alembic_version").is_none() {
+            collector.report("no alembic_version table");
+        }
+        for variant in &schema.upgraded_variants {
+            let what = format!("upgraded variant {}.{}", variant.table, variant.column);
+            collector.source(&what, &variant.source);
+            match schema
+                .table(&variant.table)
+                .and_then(|table| table.column(&variant.column))
+            {
+                None => collector.report(format!("{what}: no such column in the schema")),
+                Some(column) if column.shape() == variant.upgraded => {
+                    collector.report(format!("{what}: same shape as a fresh install"))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+fn schema_table(
+    schema: &super::schema::ReleaseSchema,
+    table: &super::schema::Table,
+    collector: &mut Collector,
+) {
+    collector.source(&format!("table {}", table.name), &table.source);
+    let mut column_names = HashSet::new();
+    for column in &table.columns {
+        if !column_names.insert(column.name.as_str()) {
+            collector.report(format!("{}.{} listed twice", table.name, column.name));
+        }
+    }
+    let check_columns = |collector: &mut Collector, what: &str, columns: &[String]| {
+        if columns.is_empty() {
+            collector.report(format!("{}: {what} names no column", table.name));
+        }
+        for column in columns {
+            if table.column(column).is_none() {
+                collector.report(format!(
+                    "{}: {what} names unknown column {column}",
+                    table.name
+                ));
+            }
+        }
+    };
+    if let Some(key) = &table.primary_key {
+        check_columns(collector, &key.name, &key.columns);
+    }
+    for unique in &table.unique {
+        check_columns(collector, &unique.name, &unique.columns);
+    }
+    for index in &table.indexes {
+        check_columns(collector, &index.name, &index.columns);
+    }
+    for foreign_key in &table.foreign_keys {
+        check_columns(collector, &foreign_key.name, &foreign_key.columns);
+        let target = schema.table(&foreign_key.references);
+        let resolved = target.is_some_and(|target| {
+            foreign_key
+                .referenced_columns
+                .iter()
+                .all(|column| target.column(column).is_some())
+        });
+        if !resolved {
+            collector.report(format!(
+                "{}: {} references {}({}), which the schema does not have",
+                table.name,
+                foreign_key.name,
+                foreign_key.references,
+                foreign_key.referenced_columns.join(", ")
+            ));
+        }
+    }
+    for trigger in &table.triggers {
+        if !schema
+            .functions
+            .iter()
+            .any(|function| function.name == trigger.function)
+        {
+            collector.report(format!(
+                "{}: trigger {} executes unknown function {}",
+                table.name, trigger.name, trigger.function
+            ));
+        }
+    }
 }

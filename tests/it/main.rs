@@ -2,5 +2,7 @@
 
 mod cli;
 mod knowledge;
+mod pg;
 mod plan;
 mod support;
+mod testbed;

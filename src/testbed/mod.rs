@@ -1,0 +1,88 @@
+//! The test bed: a throwaway PostgreSQL server and realistic Redash metadata databases of every
+//! release, generated deterministically. Used by the integration tests and the benchmark
+//! harnesses, never by the `redash-upgrade` command itself.
+
+mod copy;
+mod ddl;
+mod generate;
+mod rng;
+mod server;
+
+pub use copy::{CopyTable, Value};
+pub use ddl::{finish_sql, schema_sql, DdlError};
+pub use generate::{generate, Dataset, Scale, FIXTURE_SECRET_KEY};
+pub use server::{quote_ident, PgServer, BINDIR_ENV, SUPERUSER};
+
+use crate::knowledge::KnowledgeBase;
+use semver::Version;
+
+/// In-house changes of the fork fixture, applied on top of a 4.0.2 database.
+pub const FORK_SQL: &str = include_str!("../../fixtures/fork-4.0.2.sql");
+
+/// Why the test bed could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TestbedError {
+    #[error("no PostgreSQL server to test against: {why}; {hint}")]
+    NoServer { why: String, hint: &'static str },
+    #[error("the throwaway PostgreSQL server failed: {why}\n{log}")]
+    ServerFailed { why: String, log: String },
+    #[error("could not {what}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("could not {what}: {source}")]
+    Sql {
+        what: String,
+        source: postgres::Error,
+    },
+    #[error("no release {0} in the knowledge base")]
+    UnknownRelease(Version),
+    #[error(transparent)]
+    Ddl(#[from] DdlError),
+}
+
+/// Creates the schema of `version`, loads the generated data set into it and stamps alembic: the
+/// database a fresh install of that release would have after some use.
+pub fn load_release(
+    client: &mut postgres::Client,
+    knowledge: &KnowledgeBase,
+    version: &Version,
+    scale: Scale,
+) -> Result<(), TestbedError> {
+    let release = knowledge
+        .release(version)
+        .ok_or_else(|| TestbedError::UnknownRelease(version.clone()))?;
+    let schema = knowledge
+        .schema_of(version)
+        .ok_or_else(|| TestbedError::UnknownRelease(version.clone()))?;
+    let sql = |client: &mut postgres::Client, what: &str, text: &str| {
+        client
+            .batch_execute(text)
+            .map_err(|source| TestbedError::Sql {
+                what: what.to_owned(),
+                source,
+            })
+    };
+    sql(client, "create the schema", &schema_sql(schema)?)?;
+    let dataset = generate(schema, scale);
+    for table in &dataset.tables {
+        table.copy_into(client)?;
+    }
+    sql(
+        client,
+        "add keys, indexes and the alembic stamp",
+        &finish_sql(schema, &release.alembic_heads)?,
+    )?;
+    Ok(())
+}
+
+/// Applies the fork fixture's in-house changes (4.0.2 only).
+pub fn apply_fork(client: &mut postgres::Client) -> Result<(), TestbedError> {
+    client
+        .batch_execute(FORK_SQL)
+        .map_err(|source| TestbedError::Sql {
+            what: "apply the fork's in-house changes".into(),
+            source,
+        })
+}
