@@ -9,4 +9,31 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 2
 fi
 
+# The database tests start their own throwaway PostgreSQL server: they need its binaries
+# (initdb, postgres), not a running service.
+have_postgres_server() {
+  local bindir
+  bindir="$(pg_config --bindir 2>/dev/null || true)"
+  if [ -n "$bindir" ] && [ -x "$bindir/initdb" ] && [ -x "$bindir/postgres" ]; then
+    return 0
+  fi
+  compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null
+}
+
+if ! have_postgres_server; then
+  echo "scripts/test.sh: installing the PostgreSQL server from Debian packages" >&2
+  as_root=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if ! command -v sudo >/dev/null 2>&1; then
+      echo "scripts/test.sh: PostgreSQL is missing and there is no sudo; run: apt-get install -y postgresql" >&2
+      exit 2
+    fi
+    as_root=(sudo)
+  fi
+  "${as_root[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  # Debian's package starts a cluster service; the tests do not use it.
+  "${as_root[@]}" service postgresql stop >/dev/null 2>&1 || true
+fi
+
 cargo test --locked --all-targets

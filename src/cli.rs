@@ -2,9 +2,12 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::db::{parse_duration, DatabaseUrl, DbError, ReadOnlySession, Timeouts, UrlError};
+use crate::detect::{self, DetectError};
 use crate::knowledge::{KnowledgeBase, KnowledgeError, Origin};
 use crate::plan::{self, render, PlanError};
 use crate::report::{exit, ColorChoice};
@@ -37,6 +40,30 @@ pub enum Command {
     /// List the known releases with image, Python and alembic head
     #[command(after_help = exit::TABLE)]
     Releases(ReleasesArgs),
+    /// Work out which release a metadata database is at, read-only, and report schema drift
+    #[command(after_help = exit::DETECT_TABLE)]
+    Detect(DetectArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DetectArgs {
+    /// The metadata database, as in REDASH_DATABASE_URL (postgresql://user:password@host:port/db)
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "REDASH_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
+    /// Cancel any statement running longer than this (500ms, 30s, 2min)
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub statement_timeout: Duration,
+    /// Give up on a lock held by someone else after this long, rather than queue behind it
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
 }
 
 #[derive(Debug, clap::Args)]
@@ -82,6 +109,12 @@ pub enum CliError {
     Knowledge(#[from] KnowledgeError),
     #[error(transparent)]
     Plan(#[from] PlanError),
+    #[error("--database-url: {0}")]
+    Url(#[from] UrlError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Detect(#[from] DetectError),
     #[error("failed to write the output: {0}")]
     Output(#[from] std::io::Error),
 }
@@ -95,6 +128,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
     };
     let knowledge = KnowledgeBase::load(&origin)?;
     let mut rendered = Vec::new();
+    let mut code = exit::SUCCESS;
     match &cli.command {
         Command::Plan(args) => {
             let plan = plan::plan(&knowledge, &args.from, &args.to)?;
@@ -108,10 +142,27 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             ListFormat::Text => render::releases_text(&mut rendered, &knowledge)?,
             ListFormat::Json => json_line(&mut rendered, &render::releases_json(&knowledge))?,
         },
+        Command::Detect(args) => {
+            let url: DatabaseUrl = args.database_url.parse()?;
+            let timeouts = Timeouts {
+                statement: args.statement_timeout,
+                lock: args.lock_timeout,
+                ..Timeouts::default()
+            };
+            let mut session = ReadOnlySession::connect(&url, timeouts)?;
+            let detection = detect::detect(&knowledge, &mut session, url.redacted())?;
+            match args.format {
+                ListFormat::Text => detect::detection_text(&mut rendered, &detection)?,
+                ListFormat::Json => json_line(&mut rendered, &detect::detection_json(&detection))?,
+            }
+            if detection.needs_attention() {
+                code = exit::BLOCKING_FINDINGS;
+            }
+        }
     }
     out.write_all(&rendered)?;
     out.flush()?;
-    Ok(exit::SUCCESS)
+    Ok(code)
 }
 
 fn json_line(out: &mut Vec<u8>, value: &serde_json::Value) -> std::io::Result<()> {

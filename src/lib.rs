@@ -2,6 +2,8 @@
 //! time. The binary in `main.rs` only parses arguments and calls into this library.
 
 pub mod cli;
+pub mod db;
+pub mod detect;
 pub mod fernet;
 pub mod knowledge;
 pub mod plan;

@@ -3,8 +3,8 @@
 //! | code | meaning |
 //! |------|---------|
 //! | 0    | success: the command did what was asked and found nothing blocking |
-//! | 1    | blocking findings (used by the checks of later commands) |
-//! | 2    | the tool failed: bad input (an unknown version, a malformed file), or a file or database it could not read |
+//! | 1    | blocking findings: for `detect`, schema drift or a stamp that is missing, empty, doubled, unknown or contradicted by the schema |
+//! | 2    | the tool failed: bad input (an unknown version, a malformed file), or a file or database it could not read (or one that is not a Redash metadata database) |
 
 /// Success, nothing blocking.
 pub const SUCCESS: i32 = 0;
@@ -15,3 +15,6 @@ pub const TOOL_FAILED: i32 = 2;
 
 /// The table as `--help` shows it.
 pub const TABLE: &str = "Exit codes:\n  0  success, nothing blocking\n  1  blocking findings\n  2  the tool failed: bad input, or a file it could not read";
+
+/// The table as `detect --help` shows it.
+pub const DETECT_TABLE: &str = "Exit codes:\n  0  detected, no drift\n  1  schema drift, or a stamp that is missing, empty, doubled, unknown or\n     contradicted by the schema\n  2  the tool failed: could not connect or read, or not a Redash metadata\n     database";

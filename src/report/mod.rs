@@ -1,4 +1,4 @@
-//! How results leave the tool: exit codes and colour policy.
+//! How results leave the tool: exit codes, colour policy and text layout.
 
 pub mod exit;
 
@@ -20,4 +20,30 @@ impl ColorChoice {
             ColorChoice::Never => anstream::ColorChoice::Never,
         }
     }
+}
+
+/// The width text output is wrapped to, so it reads on an 80-column terminal.
+pub const TEXT_WIDTH: usize = 80;
+
+/// Word-wraps `text` to `width` columns: the first line starts with `first`, the others with
+/// `rest`. A word longer than a line stays whole.
+pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = first.to_owned();
+    let mut line_has_word = false;
+    for word in text.split_whitespace() {
+        let fits =
+            line.chars().count() + usize::from(line_has_word) + word.chars().count() <= width;
+        if line_has_word && !fits {
+            lines.push(std::mem::replace(&mut line, rest.to_owned()));
+            line_has_word = false;
+        }
+        if line_has_word {
+            line.push(' ');
+        }
+        line.push_str(word);
+        line_has_word = true;
+    }
+    lines.push(line);
+    lines
 }

@@ -171,7 +171,7 @@ fn function_rank(name: &str) -> u8 {
 }
 
 // The fields of tsq_state are ours: `detect` compares types by name, and no fixture row uses it.
-fn type_sql(name: &str) -> Result<String, DdlError> {
+pub(super) fn type_sql(name: &str) -> Result<String, DdlError> {
     match name {
         "tsq_state" => Ok(
             "CREATE TYPE tsq_state AS (search_query text, current_index integer, \
@@ -185,7 +185,10 @@ fn type_sql(name: &str) -> Result<String, DdlError> {
 /// Bodies written for the test bed: the search trigger computes what upstream's computes (a
 /// weighted tsvector of id, name, description and query); the search-parser helpers of the 25.x
 /// schema only need the right names and arguments.
-fn function_sql(schema: &ReleaseSchema, function: &Function) -> Result<String, DdlError> {
+pub(super) fn function_sql(
+    schema: &ReleaseSchema,
+    function: &Function,
+) -> Result<String, DdlError> {
     let signature = format!("{}({})", function.name, function.arguments);
     let body = match (function.name.as_str(), function.arguments.as_str()) {
         ("queries_search_vector_update", "") => {

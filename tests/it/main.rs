@@ -1,6 +1,7 @@
 //! The one integration-test binary; modules by area.
 
 mod cli;
+mod detect;
 mod knowledge;
 mod pg;
 mod plan;

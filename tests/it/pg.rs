@@ -53,8 +53,8 @@ pub fn empty_db() -> TestDb {
     TestDb { name }
 }
 
-/// A private copy of the small fixture of `version` (`"10.1.0"`), or of the fork fixture when
-/// `version` is `"fork"`.
+/// A private copy of the small fixture of `version` (`"10.1.0"`); `"fork"` is the fork fixture,
+/// `"upgraded-10.1.0"` the 4.0.2 fixture brought forward through every release to 10.1.0.
 pub fn fixture_db(version: &str) -> TestDb {
     let template = template(version);
     let name = unique_name(&format!("t_{}", template.trim_start_matches("tpl_")));
@@ -80,15 +80,25 @@ fn template(version: &str) -> String {
     {
         let knowledge = KnowledgeBase::embedded().unwrap();
         let mut client = server.connect(&name).unwrap();
-        let (release, fork) = match version {
-            "fork" => ("4.0.2", true),
-            other => (other, false),
+        let oldest = Version::new(4, 0, 2);
+        let load = |client: &mut postgres::Client, release: &Version| {
+            testbed::load_release(client, &knowledge, release, Scale::Small)
+                .unwrap_or_else(|error| panic!("loading the {version} fixture: {error}"))
         };
-        let release = Version::parse(release).unwrap();
-        testbed::load_release(&mut client, &knowledge, &release, Scale::Small)
-            .unwrap_or_else(|error| panic!("loading the {version} fixture: {error}"));
-        if fork {
+        if version == "fork" {
+            load(&mut client, &oldest);
             testbed::apply_fork(&mut client).unwrap();
+        } else if let Some(target) = version.strip_prefix("upgraded-") {
+            load(&mut client, &oldest);
+            testbed::simulate_upgrade(
+                &mut client,
+                &knowledge,
+                &oldest,
+                &Version::parse(target).unwrap(),
+            )
+            .unwrap_or_else(|error| panic!("upgrading to {target}: {error}"));
+        } else {
+            load(&mut client, &Version::parse(version).unwrap());
         }
     }
     built.insert(name.clone());

@@ -1,0 +1,253 @@
+//! Which release a metadata database is at: its alembic stamp, checked against the schema it
+//! actually has.
+
+mod drift;
+mod render;
+
+use semver::Version;
+use serde::Serialize;
+
+use crate::db::introspect::{read_catalog, read_server_facts, Catalog, ServerFacts};
+use crate::db::{DbError, ReadOnlySession};
+use crate::knowledge::schema::ReleaseSchema;
+use crate::knowledge::KnowledgeBase;
+
+pub use drift::{compare, ChangedColumn, ColumnRef, Drift, ObjectRef, Variance};
+pub use render::{detection_json, detection_text};
+
+/// What `alembic_version` holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StampState {
+    /// One row, a revision some release ships.
+    Ok,
+    /// No `alembic_version` table.
+    Missing,
+    /// The table has no row.
+    Empty,
+    /// More than one row.
+    Multiple,
+    /// One row with a revision no known release ships.
+    Unknown,
+}
+
+/// Where the candidate releases come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Basis {
+    /// The stamp is a release head and the schema agrees.
+    Stamp,
+    /// The stamp could not be used, or the schema contradicts it; the schema decided.
+    Schema,
+}
+
+/// When the schema matches other releases better than the stamped ones.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StampDisagreement {
+    /// The releases whose schema the database matches best.
+    pub schema_matches: Vec<Version>,
+    /// `ahead` when the schema is newer than the stamp, `behind` when older.
+    pub direction: &'static str,
+    pub differences_from_stamped: usize,
+    pub differences_from_match: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detection {
+    pub database: String,
+    pub stamp_revisions: Vec<String>,
+    pub stamp_state: StampState,
+    /// For a known revision that is no release's head: the release that ships it.
+    pub revision_shipped_in: Option<Version>,
+    pub candidates: Vec<Version>,
+    pub basis: Basis,
+    pub disagreement: Option<StampDisagreement>,
+    /// The release whose schema the database was compared with.
+    pub compared_with: Option<Version>,
+    pub drift: Drift,
+    pub variance: Vec<Variance>,
+    pub server: ServerFacts,
+    pub orgs: Option<i64>,
+}
+
+impl Detection {
+    /// Whether a script should stop: the stamp is unusable or contradicted, or there is drift.
+    pub fn needs_attention(&self) -> bool {
+        self.stamp_state != StampState::Ok
+            || self.basis != Basis::Stamp
+            || self.disagreement.is_some()
+            || !self.drift.is_empty()
+    }
+
+    /// Several releases share the head and the schema: the database cannot tell them apart.
+    pub fn indistinguishable(&self) -> bool {
+        self.candidates.len() > 1
+    }
+}
+
+struct Observed {
+    revisions: Option<Vec<String>>,
+    catalog: Catalog,
+    server: ServerFacts,
+    orgs: Option<i64>,
+}
+
+/// Reads the database (read-only) and works out its release.
+/// Why detection could not give an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("{database} is not a Redash metadata database: it has no alembic_version table and {found} of Redash's {expected} tables")]
+    NotRedash {
+        database: String,
+        found: usize,
+        expected: usize,
+    },
+}
+
+pub fn detect(
+    knowledge: &KnowledgeBase,
+    session: &mut ReadOnlySession,
+    database: String,
+) -> Result<Detection, DetectError> {
+    let observed = session.read(|transaction| {
+        let catalog = read_catalog(transaction)?;
+        let server = read_server_facts(transaction)?;
+        let revisions = match catalog.table("alembic_version") {
+            None => None,
+            Some(_) => Some(
+                transaction
+                    .query(
+                        "SELECT version_num::text FROM alembic_version ORDER BY 1",
+                        &[],
+                    )
+                    .map_err(|error| DbError::query("read alembic_version", &error))?
+                    .into_iter()
+                    .map(|row| row.get(0))
+                    .collect(),
+            ),
+        };
+        let orgs = match catalog.table("organizations") {
+            None => None,
+            Some(_) => Some(
+                transaction
+                    .query_one("SELECT count(*) FROM organizations", &[])
+                    .map_err(|error| DbError::query("count the organizations", &error))?
+                    .get(0),
+            ),
+        };
+        Ok(Observed {
+            revisions,
+            catalog,
+            server,
+            orgs,
+        })
+    })?;
+    // Half of the oldest schema's tables, or a stamp, before calling it Redash at all.
+    let oldest = &knowledge.schemas[0];
+    let found = oldest
+        .tables
+        .iter()
+        .filter(|table| observed.catalog.table(&table.name).is_some())
+        .count();
+    if observed.revisions.is_none() && found * 2 < oldest.tables.len() {
+        return Err(DetectError::NotRedash {
+            database,
+            found,
+            expected: oldest.tables.len(),
+        });
+    }
+    Ok(judge(knowledge, observed, database))
+}
+
+fn judge(knowledge: &KnowledgeBase, observed: Observed, database: String) -> Detection {
+    let revisions = observed.revisions.clone().unwrap_or_default();
+    let shipped_in = |revision: &str| {
+        knowledge
+            .releases
+            .iter()
+            .find(|release| release.migrations.iter().any(|m| m.revision == revision))
+            .map(|release| release.version.clone())
+    };
+    let stamp_state = match (&observed.revisions, revisions.as_slice()) {
+        (None, _) => StampState::Missing,
+        (Some(_), []) => StampState::Empty,
+        (Some(_), [one]) if shipped_in(one).is_some() => StampState::Ok,
+        (Some(_), [_]) => StampState::Unknown,
+        (Some(_), _) => StampState::Multiple,
+    };
+    let stamped: Vec<Version> = match (stamp_state, revisions.as_slice()) {
+        (StampState::Ok, [one]) => knowledge
+            .releases_with_head(one)
+            .into_iter()
+            .map(|release| release.version.clone())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let revision_shipped_in = match (stamp_state, revisions.as_slice()) {
+        (StampState::Ok, [one]) if stamped.is_empty() => shipped_in(one),
+        _ => None,
+    };
+
+    // Every schema group, scored by how far the database is from it.
+    let scored: Vec<(&ReleaseSchema, Drift, Vec<Variance>)> = knowledge
+        .schemas
+        .iter()
+        .map(|schema| {
+            let (drift, variance) = compare(schema, &observed.catalog);
+            (schema, drift, variance)
+        })
+        .collect();
+    let best = scored
+        .iter()
+        .min_by_key(|(schema, drift, _)| {
+            (drift.count(), std::cmp::Reverse(schema.releases[0].clone()))
+        })
+        .expect("validated: at least one schema");
+    let stamped_group = stamped
+        .first()
+        .and_then(|version| scored.iter().find(|(schema, _, _)| schema.covers(version)));
+
+    let (candidates, basis, chosen, disagreement) = match stamped_group {
+        Some(group) if group.1.count() <= best.1.count() || std::ptr::eq(group.0, best.0) => {
+            (stamped.clone(), Basis::Stamp, group, None)
+        }
+        Some(group) => {
+            let stamped_version = &stamped[0];
+            let matched = &best.0.releases[0];
+            let disagreement = StampDisagreement {
+                schema_matches: best.0.releases.clone(),
+                direction: if matched > stamped_version {
+                    "ahead"
+                } else {
+                    "behind"
+                },
+                differences_from_stamped: group.1.count(),
+                differences_from_match: best.1.count(),
+            };
+            (
+                best.0.releases.clone(),
+                Basis::Schema,
+                best,
+                Some(disagreement),
+            )
+        }
+        None => (best.0.releases.clone(), Basis::Schema, best, None),
+    };
+    let (schema, drift, variance) = chosen;
+    Detection {
+        database,
+        stamp_revisions: revisions,
+        stamp_state,
+        revision_shipped_in,
+        candidates,
+        basis,
+        disagreement,
+        compared_with: schema.releases.last().cloned(),
+        drift: drift.clone(),
+        variance: variance.clone(),
+        server: observed.server,
+        orgs: observed.orgs,
+    }
+}
