@@ -35,7 +35,15 @@ pub struct PgServer {
 impl PgServer {
     /// Creates a cluster and starts it. Fails, saying what to install, when no server is found.
     pub fn start() -> Result<PgServer, TestbedError> {
-        let bindir = find_bindir()?;
+        PgServer::start_with_bindir(None)
+    }
+
+    /// As [`PgServer::start`], with the binaries' directory given instead of looked for.
+    pub fn start_with_bindir(bindir: Option<&Path>) -> Result<PgServer, TestbedError> {
+        let bindir = match bindir {
+            Some(dir) => checked_bindir(dir.to_owned())?,
+            None => find_bindir()?,
+        };
         let dir = tempfile::Builder::new()
             .prefix("redash-upgrade-pg-")
             .tempdir()
@@ -285,18 +293,24 @@ impl Drop for PgServer {
     }
 }
 
+fn has_server(dir: &Path) -> bool {
+    dir.join("initdb").is_file() && dir.join("postgres").is_file()
+}
+
+fn checked_bindir(dir: PathBuf) -> Result<PathBuf, TestbedError> {
+    if has_server(&dir) {
+        Ok(dir)
+    } else {
+        Err(TestbedError::NoServer {
+            why: format!("{} has no initdb and postgres", dir.display()),
+            hint: INSTALL_HINT,
+        })
+    }
+}
+
 fn find_bindir() -> Result<PathBuf, TestbedError> {
-    let has_server = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
     if let Some(dir) = std::env::var_os(BINDIR_ENV) {
-        let dir = PathBuf::from(dir);
-        return if has_server(&dir) {
-            Ok(dir)
-        } else {
-            Err(TestbedError::NoServer {
-                why: format!("{BINDIR_ENV}={} has no initdb and postgres", dir.display()),
-                hint: INSTALL_HINT,
-            })
-        };
+        return checked_bindir(PathBuf::from(dir));
     }
     if let Ok(output) = Command::new("pg_config").arg("--bindir").output() {
         let dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());

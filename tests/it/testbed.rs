@@ -1,5 +1,9 @@
 //! The test bed itself: every release fixture loads, with the era's data formats.
 
+use redash_upgrade::fernet::FernetKey;
+use redash_upgrade::knowledge::KnowledgeBase;
+use redash_upgrade::testbed::{self, Scale};
+
 use crate::pg::{fixture_db, server};
 
 const STOP_RELEASES: [&str; 9] = [
@@ -43,4 +47,114 @@ fn the_server_listens_on_loopback_and_a_socket() {
         .socket_dir()
         .join(format!(".s.PGSQL.{}", server.port()))
         .exists());
+}
+
+#[test]
+fn a_machine_without_a_server_gets_told_what_to_install() {
+    let missing = std::path::Path::new("/nonexistent/postgresql/bin");
+    let error = match redash_upgrade::testbed::PgServer::start_with_bindir(Some(missing)) {
+        Ok(_) => panic!("a server started from a directory without binaries"),
+        Err(error) => error.to_string(),
+    };
+    assert!(
+        error.contains("/nonexistent/postgresql/bin has no initdb"),
+        "{error}"
+    );
+    assert!(error.contains("apt-get install -y postgresql"), "{error}");
+}
+
+fn script(version: &str, scale: Scale) -> Vec<u8> {
+    let knowledge = KnowledgeBase::embedded().unwrap();
+    let schema = knowledge
+        .schema_of(&semver::Version::parse(version).unwrap())
+        .unwrap();
+    let mut out = Vec::new();
+    for table in &testbed::generate(schema, scale).tables {
+        table.write_script(&mut out).unwrap();
+    }
+    out
+}
+
+#[test]
+fn the_generator_is_deterministic_and_follows_the_schema() {
+    assert_eq!(
+        script("10.1.0", Scale::Small),
+        script("10.1.0", Scale::Small)
+    );
+    let old = String::from_utf8(script("4.0.2", Scale::Small)).unwrap();
+    let new = String::from_utf8(script("26.3.0", Scale::Small)).unwrap();
+    assert!(
+        !old.contains("COPY \"favorites\""),
+        "4.0.2 has no favorites table"
+    );
+    assert!(new.contains("COPY \"favorites\""));
+    assert!(old.contains("\"profile_image_url\"") && !new.contains("\"profile_image_url\""));
+}
+
+#[test]
+fn each_era_stores_schedules_options_and_invitations_its_own_way() {
+    let legacy = fixture_db("4.0.2");
+    let mut client = legacy.client();
+    let schedules: Vec<String> = client
+        .query(
+            "SELECT schedule FROM queries WHERE schedule IS NOT NULL",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert!(schedules.len() > 20);
+    assert!(schedules.iter().any(|value| value.contains(':')));
+    for value in &schedules {
+        let ok = value.chars().all(|c| c.is_ascii_digit())
+            || (value.len() == 5 && value.as_bytes()[2] == b':');
+        assert!(ok, "not a legacy schedule: {value}");
+    }
+    let plain: i64 = client
+        .query_one(
+            "SELECT count(*) FROM data_sources WHERE options::json->>'host' IS NOT NULL",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(plain > 0, "4.0.2 keeps data-source options as plain JSON");
+
+    let current = fixture_db("26.3.0");
+    let mut client = current.client();
+    let weekly: i64 = client
+        .query_one(
+            "SELECT count(*) FROM queries WHERE jsonb_typeof(schedule) = 'object' AND schedule->>'day_of_week' = 'Monday'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(weekly > 0);
+    let invited: i64 = client
+        .query_one(
+            "SELECT count(*) FROM users WHERE details->>'is_invitation_pending' = 'true' AND password_hash IS NULL",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(invited > 0);
+    let key = FernetKey::from_secret(testbed::FIXTURE_SECRET_KEY);
+    for row in client
+        .query("SELECT type, encrypted_options FROM data_sources", &[])
+        .unwrap()
+    {
+        let token: Vec<u8> = row.get(1);
+        let options: serde_json::Value =
+            serde_json::from_slice(&key.decrypt(&token).unwrap()).unwrap();
+        assert!(options.is_object(), "{}", row.get::<_, String>(0));
+    }
+    let wrong = FernetKey::from_secret("another key");
+    let token: Vec<u8> = client
+        .query_one(
+            "SELECT encrypted_options FROM notification_destinations LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(wrong.decrypt(&token).is_err());
 }
