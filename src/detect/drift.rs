@@ -160,11 +160,6 @@ fn compare_table(
         }
     }
 
-    let object = |name: &str, definition: String| ObjectRef {
-        table: table.to_owned(),
-        name: name.to_owned(),
-        definition,
-    };
     // alembic_version's key comes from the alembic release that first stamped the database, not
     // from Redash; databases stamped by old alembic releases have none.
     let keys_compared = table != "alembic_version";
@@ -210,26 +205,13 @@ fn compare_table(
     for key in &found.foreign_keys {
         found_constraints.push((key.name.clone(), foreign(key)));
     }
-    for (name, definition) in &expected_constraints {
-        if !found_constraints
-            .iter()
-            .any(|(_, other)| other == definition)
-        {
-            drift
-                .missing_constraints
-                .push(object(name, definition.clone()));
-        }
-    }
-    for (name, definition) in &found_constraints {
-        if !expected_constraints
-            .iter()
-            .any(|(_, other)| other == definition)
-        {
-            drift
-                .extra_constraints
-                .push(object(name, definition.clone()));
-        }
-    }
+    one_sided(
+        table,
+        &expected_constraints,
+        &found_constraints,
+        &mut drift.missing_constraints,
+        &mut drift.extra_constraints,
+    );
 
     let index_definition = |index: &crate::knowledge::schema::Index| {
         format!(
@@ -249,34 +231,60 @@ fn compare_table(
         .iter()
         .map(|index| (index.name.clone(), index_definition(index)))
         .collect();
-    for (name, definition) in &expected_indexes {
-        if !found_indexes.iter().any(|(_, other)| other == definition) {
-            drift.missing_indexes.push(object(name, definition.clone()));
-        }
-    }
-    for (name, definition) in &found_indexes {
-        if !expected_indexes
-            .iter()
-            .any(|(_, other)| other == definition)
-        {
-            drift.extra_indexes.push(object(name, definition.clone()));
-        }
-    }
+    one_sided(
+        table,
+        &expected_indexes,
+        &found_indexes,
+        &mut drift.missing_indexes,
+        &mut drift.extra_indexes,
+    );
 
-    for trigger in &expected.triggers {
-        if !found.triggers.contains(trigger) {
-            drift.missing_triggers.push(object(
-                &trigger.name,
-                format!("EXECUTE FUNCTION {}()", trigger.function),
-            ));
-        }
-    }
-    for trigger in &found.triggers {
-        if !expected.triggers.contains(trigger) {
-            drift.extra_triggers.push(object(
-                &trigger.name,
-                format!("EXECUTE FUNCTION {}()", trigger.function),
-            ));
-        }
-    }
+    let triggers = |list: &[crate::knowledge::schema::Trigger]| -> Vec<(String, String)> {
+        list.iter()
+            .map(|trigger| {
+                (
+                    trigger.name.clone(),
+                    format!("EXECUTE FUNCTION {}()", trigger.function),
+                )
+            })
+            .collect()
+    };
+    one_sided(
+        table,
+        &triggers(&expected.triggers),
+        &triggers(&found.triggers),
+        &mut drift.missing_triggers,
+        &mut drift.extra_triggers,
+    );
+}
+
+/// Objects given as (name, definition), matched by definition: those only expected are
+/// missing, those only found are extra.
+fn one_sided(
+    table: &str,
+    expected: &[(String, String)],
+    found: &[(String, String)],
+    missing: &mut Vec<ObjectRef>,
+    extra: &mut Vec<ObjectRef>,
+) {
+    let object = |(name, definition): &(String, String)| ObjectRef {
+        table: table.to_owned(),
+        name: name.clone(),
+        definition: definition.clone(),
+    };
+    let has = |list: &[(String, String)], definition: &str| {
+        list.iter().any(|(_, other)| other == definition)
+    };
+    missing.extend(
+        expected
+            .iter()
+            .filter(|entry| !has(found, &entry.1))
+            .map(object),
+    );
+    extra.extend(
+        found
+            .iter()
+            .filter(|entry| !has(expected, &entry.1))
+            .map(object),
+    );
 }

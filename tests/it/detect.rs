@@ -232,7 +232,7 @@ fn the_url_can_come_from_the_environment_and_is_never_echoed() {
 }
 
 #[test]
-fn the_session_is_read_only_and_named() {
+fn detect_works_for_a_select_only_role_on_a_read_only_database() {
     // A database whose default is read-only and a role that may only SELECT: detect still works.
     let db = fixture_db("26.3.0");
     db.execute(&format!(
@@ -329,4 +329,41 @@ fn a_real_change_next_to_a_known_variant_is_still_drift() {
         report["drift"]["changed_columns"][0]["found"]["type"],
         "character varying(400)"
     );
+}
+
+#[test]
+fn the_session_is_named_read_only_repeatable_read_and_bounded() {
+    use redash_upgrade::db::{DatabaseUrl, ReadOnlySession, Timeouts};
+    let db = fixture_db("10.1.0");
+    let url: DatabaseUrl = db.tcp_url().parse().unwrap();
+    let timeouts = Timeouts {
+        statement: std::time::Duration::from_millis(1500),
+        lock: std::time::Duration::from_millis(250),
+        ..Timeouts::default()
+    };
+    let mut session = ReadOnlySession::connect(&url, timeouts).unwrap();
+    let settings = session
+        .read(|transaction| {
+            let row = transaction
+                .query_one(
+                    "SELECT current_setting('application_name'), current_setting('transaction_read_only'), \
+                            current_setting('transaction_isolation'), current_setting('statement_timeout'), \
+                            current_setting('lock_timeout')",
+                    &[],
+                )
+                .unwrap();
+            Ok((0..5).map(|index| row.get::<_, String>(index)).collect::<Vec<_>>())
+        })
+        .unwrap();
+    assert_eq!(
+        settings,
+        ["redash-upgrade", "on", "repeatable read", "1500ms", "250ms"]
+    );
+    let write = session.read(|transaction| {
+        transaction
+            .batch_execute("DELETE FROM events")
+            .map_err(|error| redash_upgrade::db::DbError::query("delete", &error))
+    });
+    let message = write.unwrap_err().to_string();
+    assert!(message.contains("read-only transaction"), "{message}");
 }
