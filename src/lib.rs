@@ -5,6 +5,7 @@ pub mod cli;
 pub mod db;
 pub mod detect;
 pub mod fernet;
+pub mod inputs;
 pub mod knowledge;
 pub mod plan;
 pub mod report;
