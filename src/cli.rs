@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::checks::{self, Levels, Severity, UnknownCode};
 use crate::db::{parse_duration, DatabaseUrl, DbError, ReadOnlySession, Timeouts, UrlError};
 use crate::detect::{self, DetectError};
+use crate::inputs::{self, Deployment, InputError};
 use crate::knowledge::{KnowledgeBase, KnowledgeError, Origin};
 use crate::plan::{self, render, PlanError};
 use crate::report::{exit, ColorChoice};
@@ -43,6 +45,76 @@ pub enum Command {
     /// Work out which release a metadata database is at, read-only, and report schema drift
     #[command(after_help = exit::DETECT_TABLE)]
     Detect(DetectArgs),
+    /// Check a deployment's configuration against every hop of the plan
+    #[command(after_help = exit::CHECK_TABLE)]
+    Check(CheckArgs),
+    /// Print what a check looks at, why it matters and how to fix it
+    #[command(after_help = exit::TABLE)]
+    Explain(ExplainArgs),
+    /// List every check code with its default severity
+    #[command(after_help = exit::TABLE)]
+    Checks,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The release running now: 7, v7, 7.0.0, ...
+    #[arg(long, value_name = "VERSION")]
+    pub from: String,
+    /// The release to reach, or latest
+    #[arg(long, value_name = "VERSION", default_value = "latest")]
+    pub to: String,
+    /// An .env file applied to every role (repeatable)
+    #[arg(long, value_name = "PATH")]
+    pub env_file: Vec<PathBuf>,
+    /// A docker-compose file (its env_file entries are read relative to it)
+    #[arg(long, value_name = "PATH")]
+    pub compose: Option<PathBuf>,
+    /// An ECS task definition, or `aws ecs describe-task-definition` output (repeatable)
+    #[arg(long, value_name = "PATH")]
+    pub ecs_task_def: Vec<PathBuf>,
+    /// Desired count of an ECS service's container, NAME=N (repeatable)
+    #[arg(long, value_name = "NAME=N", value_parser = parse_desired_count)]
+    pub ecs_desired_count: Vec<(String, u32)>,
+    /// The nginx config in front of Redash (includes are read relative to it)
+    #[arg(long, value_name = "PATH")]
+    pub nginx: Option<PathBuf>,
+    /// Memory of the host all roles share, where no per-role limit is in the files (4GiB, 4096)
+    #[arg(long, value_name = "SIZE", value_parser = parse_host_memory)]
+    pub host_memory: Option<u64>,
+    /// Treat a check's findings as errors (repeatable)
+    #[arg(long, value_name = "CODE")]
+    pub deny: Vec<String>,
+    /// Treat a check's findings as warnings (repeatable)
+    #[arg(long, value_name = "CODE")]
+    pub warn: Vec<String>,
+    /// Drop a check's findings (repeatable)
+    #[arg(long, value_name = "CODE")]
+    pub allow: Vec<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// A check code, as `redash-upgrade checks` lists them
+    pub code: String,
+}
+
+fn parse_desired_count(text: &str) -> Result<(String, u32), String> {
+    let (name, count) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?}: expected NAME=N"))?;
+    let count = count
+        .parse()
+        .map_err(|_| format!("{text:?}: {count:?} is not a whole number"))?;
+    Ok((name.to_owned(), count))
+}
+
+fn parse_host_memory(text: &str) -> Result<u64, String> {
+    crate::inputs::deployment::parse_memory_mib(text)
+        .ok_or_else(|| format!("{text:?} is not a size like 4GiB, 2g or 4096 (MiB)"))
 }
 
 #[derive(Debug, clap::Args)]
@@ -115,6 +187,14 @@ pub enum CliError {
     Db(#[from] DbError),
     #[error(transparent)]
     Detect(#[from] DetectError),
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error(transparent)]
+    Level(#[from] UnknownCode),
+    #[error("explain {0}: no such check (list them with `redash-upgrade checks`)")]
+    UnknownCheck(String),
+    #[error("--ecs-desired-count {0}: no ECS container of that name")]
+    UnknownContainer(String),
     #[error("failed to write the output: {0}")]
     Output(#[from] std::io::Error),
 }
@@ -159,10 +239,123 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
                 code = exit::BLOCKING_FINDINGS;
             }
         }
+        Command::Check(args) => {
+            code = run_check(&knowledge, args, &mut rendered)?;
+        }
+        Command::Explain(args) => {
+            let check = checks::find(&args.code)
+                .ok_or_else(|| CliError::UnknownCheck(args.code.clone()))?;
+            checks::render::explain_text(&mut rendered, check)?;
+        }
+        Command::Checks => checks::render::checks_text(&mut rendered)?,
     }
     out.write_all(&rendered)?;
     out.flush()?;
     Ok(code)
+}
+
+fn run_check(
+    knowledge: &KnowledgeBase,
+    args: &CheckArgs,
+    rendered: &mut Vec<u8>,
+) -> Result<i32, CliError> {
+    let plan = plan::plan(knowledge, &args.from, &args.to)?;
+    let mut levels = Levels::default();
+    for code in &args.deny {
+        levels.set("--deny", code, Some(Severity::Error))?;
+    }
+    for code in &args.warn {
+        levels.set("--warn", code, Some(Severity::Warning))?;
+    }
+    for code in &args.allow {
+        levels.set("--allow", code, None)?;
+    }
+    let mut deployment = Deployment {
+        host_memory_mib: args.host_memory,
+        ..Deployment::default()
+    };
+    if let Some(path) = &args.compose {
+        deployment
+            .roles
+            .extend(inputs::compose::read_compose(path)?);
+        deployment.files.push(path.display().to_string());
+    }
+    for path in &args.ecs_task_def {
+        deployment
+            .roles
+            .extend(inputs::ecs::read_task_definition(path)?);
+        deployment.files.push(path.display().to_string());
+    }
+    for (name, count) in &args.ecs_desired_count {
+        let role = deployment
+            .roles
+            .iter_mut()
+            .find(|role| role.ecs && &role.name == name)
+            .ok_or_else(|| CliError::UnknownContainer(name.clone()))?;
+        role.replicas = Some(inputs::deployment::Located {
+            value: *count,
+            location: role.location.clone(),
+        });
+    }
+    let mut shared = Vec::new();
+    for path in &args.env_file {
+        shared.extend(inputs::env_file::read_env_file(path)?);
+        deployment.files.push(path.display().to_string());
+    }
+    if deployment.roles.is_empty() && !shared.is_empty() {
+        // Only env files: one role stands for every container that reads them.
+        deployment.roles.push(inputs::Role {
+            name: "every role (env files)".into(),
+            kind: inputs::RoleKind::Server,
+            location: shared[0].location.clone(),
+            command: None,
+            image: None,
+            env: Default::default(),
+            replicas: None,
+            memory_limit_mib: None,
+            ecs: false,
+        });
+    }
+    deployment.apply_shared_env(&shared);
+    if let Some(path) = &args.nginx {
+        deployment.nginx = Some(inputs::nginx::read_nginx(path)?);
+        deployment.files.push(path.display().to_string());
+    }
+    let stops: Vec<&crate::knowledge::model::Release> = plan
+        .path()
+        .iter()
+        .filter_map(|version| {
+            knowledge
+                .releases
+                .iter()
+                .find(|release| &release.version.to_string() == version)
+        })
+        .collect();
+    let hops: Vec<String> = stops
+        .windows(2)
+        .map(|pair| format!("{}->{}", pair[0].version, pair[1].version))
+        .collect();
+    let findings = checks::run_checks(knowledge, &stops, &deployment, &levels);
+    let inputs = if deployment.files.is_empty() {
+        vec!["no files (give --compose, --ecs-task-def, --env-file or --nginx)".to_owned()]
+    } else {
+        deployment.files.clone()
+    };
+    match args.format {
+        PlanFormat::Text => checks::render::findings_text(rendered, &hops, &inputs, &findings)?,
+        PlanFormat::Markdown => checks::render::findings_markdown(rendered, &hops, &findings)?,
+        PlanFormat::Json => json_line(rendered, &checks::render::findings_json(&hops, &findings))?,
+    }
+    Ok(
+        if findings
+            .iter()
+            .any(|finding| finding.severity == Severity::Error)
+        {
+            exit::BLOCKING_FINDINGS
+        } else {
+            exit::SUCCESS
+        },
+    )
 }
 
 fn json_line(out: &mut Vec<u8>, value: &serde_json::Value) -> std::io::Result<()> {

@@ -1,6 +1,7 @@
 //! redash-upgrade: plan, check and rehearse upgrades of a self-hosted Redash, one release at a
 //! time. The binary in `main.rs` only parses arguments and calls into this library.
 
+pub mod checks;
 pub mod cli;
 pub mod db;
 pub mod detect;

@@ -18,3 +18,6 @@ pub const TABLE: &str = "Exit codes:\n  0  success, nothing blocking\n  1  block
 
 /// The table as `detect --help` shows it.
 pub const DETECT_TABLE: &str = "Exit codes:\n  0  detected, no drift\n  1  schema drift, or a stamp that is missing, empty, doubled, unknown or\n     contradicted by the schema\n  2  the tool failed: could not connect or read, or not a Redash metadata\n     database";
+
+/// The table as `check --help` shows it.
+pub const CHECK_TABLE: &str = "Exit codes:\n  0  nothing at error severity\n  1  errors found\n  2  the tool failed: bad input, an unreadable or malformed file";

@@ -1,0 +1,73 @@
+//! `login-throttle-health-check`: REDASH_THROTTLE_LOGIN_PATTERN raised so a load balancer can poll
+//! /login.
+
+use super::{CannotRun, Check, Documentation, HopContext, Report, Severity};
+
+pub struct LoginThrottleHealthCheck;
+
+static DOC: Documentation = Documentation {
+    summary: "the login rate limit is raised, most likely for a health check on /login",
+    what: "Looks for REDASH_THROTTLE_LOGIN_PATTERN set above the release default on any role.",
+    why: "Setups without a health endpoint in mind point the load balancer at /login and raise \
+          the login rate limit so the probes are not throttled, which also lets password guessing \
+          through. Redash answers GET /ping with 200 and no login on every release this tool \
+          knows, at the root path even with multi_org.",
+    fix: "Point the health check at /ping and restore the default login limit (unset \
+          REDASH_THROTTLE_LOGIN_PATTERN).",
+    references: &[
+        "v10.1.0:redash/handlers/static.py",
+        "v10.1.0:redash/settings/__init__.py",
+    ],
+};
+
+impl Check for LoginThrottleHealthCheck {
+    fn code(&self) -> &'static str {
+        "login-throttle-health-check"
+    }
+    fn default_severity(&self) -> Severity {
+        Severity::Warning
+    }
+    fn documentation(&self) -> &'static Documentation {
+        &DOC
+    }
+    fn applies(&self, _hop: &HopContext<'_>) -> bool {
+        true
+    }
+    fn once_per_plan(&self) -> bool {
+        true
+    }
+    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
+        let default = hop
+            .to
+            .env
+            .iter()
+            .find(|variable| variable.name == "REDASH_THROTTLE_LOGIN_PATTERN")
+            .and_then(|variable| variable.default.clone());
+        let mut reports = Vec::new();
+        for role in hop.deployment.running_roles() {
+            let Some(value) = role.var("REDASH_THROTTLE_LOGIN_PATTERN") else {
+                continue;
+            };
+            let Some(pattern) = value.value.as_deref() else {
+                continue;
+            };
+            if Some(pattern) == default.as_deref()
+                || reports
+                    .iter()
+                    .any(|report: &Report| report.location == Some(value.location.clone()))
+            {
+                continue;
+            }
+            reports.push(Report {
+                message: format!(
+                    "{} raises REDASH_THROTTLE_LOGIN_PATTERN to {pattern} (default {})",
+                    role.name,
+                    default.as_deref().unwrap_or("none")
+                ),
+                location: Some(value.location.clone()),
+                help: "Health-check /ping instead and unset REDASH_THROTTLE_LOGIN_PATTERN.".into(),
+            });
+        }
+        Ok(reports)
+    }
+}

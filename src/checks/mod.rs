@@ -1,0 +1,255 @@
+//! The check engine: a registry of small documented checks, each run for every hop of a plan
+//! whose span crosses its trigger. A finding is data; an `Err` from a check only means it could
+//! not run, and becomes a finding of its own without stopping the others.
+
+mod cookie_secret_missing;
+mod image_tag_mismatch;
+mod login_throttle_health_check;
+mod memory_insufficient;
+mod multi_org_static_images;
+mod queues_celery_obsolete;
+mod queues_not_consumed;
+mod scheduler_not_single;
+mod scheduler_queues_ignored;
+mod secret_in_plain_environment;
+mod secret_key_differs_between_roles;
+mod secret_key_unset;
+mod variable_removed;
+mod workers_count_meaning_changed;
+
+pub mod render;
+
+use std::collections::BTreeMap;
+
+use semver::Version;
+use serde::Serialize;
+
+use crate::inputs::{Deployment, Location};
+use crate::knowledge::model::{Release, Transition};
+use crate::knowledge::KnowledgeBase;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        })
+    }
+}
+
+/// What a check reports; the engine adds code, severity and hop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub message: String,
+    pub location: Option<Location>,
+    pub help: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub code: &'static str,
+    pub severity: Severity,
+    /// `7.0.0->8.0.0`.
+    pub hop: String,
+    pub message: String,
+    pub location: Option<Location>,
+    pub help: String,
+}
+
+/// The text `explain CODE` prints: what it checks, why it matters, how to fix it, references.
+pub struct Documentation {
+    pub summary: &'static str,
+    pub what: &'static str,
+    pub why: &'static str,
+    pub fix: &'static str,
+    pub references: &'static [&'static str],
+}
+
+/// One hop as the checks see it.
+pub struct HopContext<'a> {
+    pub knowledge: &'a KnowledgeBase,
+    pub from: &'a Release,
+    pub to: &'a Release,
+    /// The transitions between consecutive releases that the hop crosses.
+    pub transitions: Vec<&'a Transition>,
+    pub deployment: &'a Deployment,
+    /// Whether this is the plan's first hop (the files describe what runs before it).
+    pub is_first: bool,
+}
+
+impl HopContext<'_> {
+    pub fn crosses(&self, release: &Version) -> bool {
+        &self.from.version < release && release <= &self.to.version
+    }
+
+    pub fn target_is_rq(&self) -> bool {
+        self.to.job_system == crate::knowledge::model::JobSystem::Rq
+    }
+}
+
+/// Why a check could not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CannotRun(pub String);
+
+pub trait Check: Sync {
+    fn code(&self) -> &'static str;
+    fn default_severity(&self) -> Severity;
+    fn documentation(&self) -> &'static Documentation;
+    /// Whether the hop is one this check is about (it crosses the check's trigger release).
+    fn applies(&self, hop: &HopContext<'_>) -> bool;
+    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun>;
+    /// Checks of settings that no hop changes report once, on the first hop they apply to.
+    fn once_per_plan(&self) -> bool {
+        false
+    }
+    /// The severity of one report; most checks keep their default.
+    fn severity_of(&self, _hop: &HopContext<'_>, _report: &Report) -> Severity {
+        self.default_severity()
+    }
+}
+
+/// Every check, in the order reports list them. Codes are stable: never rename one.
+pub static CHECKS: &[&dyn Check] = &[
+    &queues_not_consumed::QueuesNotConsumed,
+    &queues_celery_obsolete::QueuesCeleryObsolete,
+    &scheduler_not_single::SchedulerNotSingle,
+    &scheduler_queues_ignored::SchedulerQueuesIgnored,
+    &workers_count_meaning_changed::WorkersCountMeaningChanged,
+    &cookie_secret_missing::CookieSecretMissing,
+    &secret_key_unset::SecretKeyUnset,
+    &secret_key_differs_between_roles::SecretKeyDiffersBetweenRoles,
+    &secret_in_plain_environment::SecretInPlainEnvironment,
+    &variable_removed::VariableRemoved,
+    &memory_insufficient::MemoryInsufficient,
+    &login_throttle_health_check::LoginThrottleHealthCheck,
+    &multi_org_static_images::MultiOrgStaticImages,
+    &image_tag_mismatch::ImageTagMismatch,
+];
+
+/// The code of findings about a check that could not run.
+pub const CANNOT_RUN: &str = "check-could-not-run";
+
+pub fn find(code: &str) -> Option<&'static dyn Check> {
+    CHECKS.iter().copied().find(|check| check.code() == code)
+}
+
+/// `--deny`, `--warn`, `--allow`: a new severity for a code, or none to drop its findings.
+#[derive(Debug, Clone, Default)]
+pub struct Levels {
+    overrides: BTreeMap<String, Option<Severity>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{option} {code}: no such check (list them with `redash-upgrade checks`)")]
+pub struct UnknownCode {
+    pub option: &'static str,
+    pub code: String,
+}
+
+impl Levels {
+    pub fn set(
+        &mut self,
+        option: &'static str,
+        code: &str,
+        level: Option<Severity>,
+    ) -> Result<(), UnknownCode> {
+        if find(code).is_none() && code != CANNOT_RUN {
+            return Err(UnknownCode {
+                option,
+                code: code.to_owned(),
+            });
+        }
+        self.overrides.insert(code.to_owned(), level);
+        Ok(())
+    }
+
+    fn apply(&self, code: &str, severity: Severity) -> Option<Severity> {
+        match self.overrides.get(code) {
+            Some(level) => *level,
+            None => Some(severity),
+        }
+    }
+}
+
+/// Runs every applicable check for every hop.
+pub fn run_checks(
+    knowledge: &KnowledgeBase,
+    stops: &[&Release],
+    deployment: &Deployment,
+    levels: &Levels,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut reported_once: Vec<&'static str> = Vec::new();
+    for (index, pair) in stops.windows(2).enumerate() {
+        let (from, to) = (pair[0], pair[1]);
+        let hop = HopContext {
+            is_first: index == 0,
+            knowledge,
+            from,
+            to,
+            transitions: knowledge.transitions_between(&from.version, &to.version),
+            deployment,
+        };
+        let hop_name = format!("{}->{}", from.version, to.version);
+        for check in CHECKS {
+            if !check.applies(&hop) || reported_once.contains(&check.code()) {
+                continue;
+            }
+            if check.once_per_plan() {
+                reported_once.push(check.code());
+            }
+            match check.run(&hop) {
+                Ok(reports) => {
+                    for report in reports {
+                        let severity = check.severity_of(&hop, &report);
+                        if let Some(severity) = levels.apply(check.code(), severity) {
+                            findings.push(Finding {
+                                code: check.code(),
+                                severity,
+                                hop: hop_name.clone(),
+                                message: report.message,
+                                location: report.location,
+                                help: report.help,
+                            });
+                        }
+                    }
+                }
+                Err(CannotRun(why)) => {
+                    if let Some(severity) = levels.apply(CANNOT_RUN, Severity::Info) {
+                        findings.push(Finding {
+                            code: CANNOT_RUN,
+                            severity,
+                            hop: hop_name.clone(),
+                            message: format!("{} could not run: {why}", check.code()),
+                            location: None,
+                            help: format!(
+                                "Give the input it needs, or run `redash-upgrade explain {}`.",
+                                check.code()
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    findings
+}
+
+/// Values of a comma-separated queue list, trimmed, empty entries dropped.
+pub(crate) fn queue_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|queue| !queue.is_empty())
+        .map(str::to_owned)
+        .collect()
+}

@@ -1,0 +1,65 @@
+//! `secret-key-unset`: the hop runs an encryption migration and REDASH_SECRET_KEY is unset.
+
+use semver::Version;
+
+use super::{CannotRun, Check, Documentation, HopContext, Report, Severity};
+
+pub struct SecretKeyUnset;
+
+static DOC: Documentation = Documentation {
+    summary: "REDASH_SECRET_KEY is unset while the hop encrypts stored credentials",
+    what: "On hops that cross 7.0.0 (data-source options get encrypted) or 10.0.0 (destination \
+           options get encrypted), looks for REDASH_SECRET_KEY on every role.",
+    why: "The encryption migrations and the application take the key from REDASH_SECRET_KEY and \
+          fall back to REDASH_COOKIE_SECRET. A deployment relying on the fallback ties its stored \
+          credentials to the cookie secret: rotating that secret later, or running the migration \
+          with a different environment than the app (8.0.0's copy of the 7.0 migration used the \
+          cookie secret only), leaves data sources that cannot be decrypted.",
+    fix: "Before the hop, set REDASH_SECRET_KEY explicitly on every role, to the value of \
+          REDASH_COOKIE_SECRET that is in use now, and run the migration with the same \
+          environment.",
+    references: &[
+        "v7.0.0:migrations/versions/98af61feea92_add_encrypted_options_to_data_sources.py",
+        "v10.0.0:migrations/versions/d7d747033183_encrypt_alert_destinations.py",
+        "v10.1.0:redash/settings/__init__.py",
+    ],
+};
+
+impl Check for SecretKeyUnset {
+    fn code(&self) -> &'static str {
+        "secret-key-unset"
+    }
+    fn default_severity(&self) -> Severity {
+        Severity::Warning
+    }
+    fn documentation(&self) -> &'static Documentation {
+        &DOC
+    }
+    fn applies(&self, hop: &HopContext<'_>) -> bool {
+        hop.crosses(&Version::new(7, 0, 0)) || hop.crosses(&Version::new(10, 0, 0))
+    }
+    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
+        if hop.deployment.roles.is_empty() {
+            return Err(CannotRun("no roles to look at".into()));
+        }
+        let what = if hop.crosses(&Version::new(7, 0, 0)) {
+            "data-source options"
+        } else {
+            "alert-destination options"
+        };
+        Ok(hop
+            .deployment
+            .running_roles()
+            .filter(|role| role.var("REDASH_SECRET_KEY").is_none_or(|value| value.is_empty()))
+            .map(|role| Report {
+                message: format!(
+                    "{} has no REDASH_SECRET_KEY: the {} hop encrypts {what} with REDASH_COOKIE_SECRET instead",
+                    role.name,
+                    hop.to.version
+                ),
+                location: Some(role.location.clone()),
+                help: "Set REDASH_SECRET_KEY on every role to the current REDASH_COOKIE_SECRET value before migrating.".into(),
+            })
+            .collect())
+    }
+}
