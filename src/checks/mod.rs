@@ -245,9 +245,11 @@ pub fn run_checks(
     findings
 }
 
-/// Values of a comma-separated queue list, trimmed, empty entries dropped.
+/// The queues a QUEUES value names. RQ workers take them as arguments, each split on commas
+/// (`manage.py rq worker $QUEUES`), so spaces and commas both separate; Celery takes one
+/// comma-separated `-Q` list.
 pub(crate) fn queue_list(text: &str) -> Vec<String> {
-    text.split(',')
+    text.split(|character: char| character == ',' || character.is_whitespace())
         .map(str::trim)
         .filter(|queue| !queue.is_empty())
         .map(str::to_owned)

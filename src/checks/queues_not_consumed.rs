@@ -25,6 +25,7 @@ static DOC: Documentation = Documentation {
         "v8.0.0:bin/docker-entrypoint",
         "v10.1.0:redash/worker.py",
         "v10.1.0:bin/docker-entrypoint",
+        "v10.1.0:redash/cli/rq.py",
     ],
 };
 

@@ -120,7 +120,7 @@ pub fn checks_text(out: &mut dyn Write) -> std::io::Result<()> {
             out,
             "{:<34} {:<8} {}",
             check.code(),
-            check.default_severity(),
+            check.default_severity().to_string(),
             check.documentation().summary
         )?;
     }

@@ -86,14 +86,12 @@ pub fn read_task_definition(path: &Path) -> Result<Vec<Role>, InputError> {
             let Some(key) = secret.get("name").and_then(Node::as_str) else {
                 return Err(shape("a secrets entry without a name"));
             };
-            env.insert(
-                key.to_owned(),
-                EnvValue {
-                    value: None,
-                    location: at(secret.line()),
-                    from_secret_store: true,
-                },
-            );
+            // A name in both lists is also plain text in the definition: keep that exposure.
+            env.entry(key.to_owned()).or_insert(EnvValue {
+                value: None,
+                location: at(secret.line()),
+                from_secret_store: true,
+            });
         }
         let memory = container
             .get("memory")

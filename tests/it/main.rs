@@ -1,5 +1,6 @@
 //! The one integration-test binary; modules by area.
 
+mod check;
 mod cli;
 mod detect;
 mod knowledge;

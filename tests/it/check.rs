@@ -1,0 +1,495 @@
+//! `check`: every configuration check fires on an input made for it and stays quiet on the
+//! corrected input; real shapes (official compose layouts, an ECS task-definition set, a multi_org
+//! nginx); bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::support::{assert_golden, repo_root, stderr, stdout};
+
+/// Runs the binary in `dir`, so that paths in the output are the short relative ones.
+fn run_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_redash-upgrade"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("NO_COLOR")
+        .env_remove("REDASH_DATABASE_URL")
+        .output()
+        .expect("the binary runs")
+}
+
+/// A compose deployment: a shared block, a server, one worker on every queue and one scheduler,
+/// with an env file holding the secrets. Each case changes one thing.
+struct Setup {
+    from: &'static str,
+    to: &'static str,
+    image: &'static str,
+    shared_env: Vec<(&'static str, &'static str)>,
+    server: Vec<(&'static str, &'static str)>,
+    worker: Vec<(&'static str, &'static str)>,
+    scheduler: Vec<(&'static str, &'static str)>,
+    scheduler_replicas: u32,
+    extra_args: Vec<&'static str>,
+    extra_files: Vec<(&'static str, String)>,
+}
+
+impl Setup {
+    /// A deployment that is ready for 8.0.0 -> 10.1.0.
+    fn ready() -> Setup {
+        Setup {
+            from: "8",
+            to: "10",
+            image: "redash/redash:8.0.0.b32245",
+            shared_env: vec![
+                ("REDASH_COOKIE_SECRET", "cookie-secret-for-tests"),
+                ("REDASH_SECRET_KEY", "secret-key-for-tests"),
+                (
+                    "REDASH_DATABASE_URL",
+                    "postgresql://redash:db-password@postgres/redash",
+                ),
+            ],
+            server: vec![("REDASH_WEB_WORKERS", "4")],
+            worker: vec![],
+            scheduler: vec![],
+            scheduler_replicas: 1,
+            extra_args: vec!["--host-memory", "8GiB"],
+            extra_files: vec![],
+        }
+    }
+
+    fn compose(&self) -> String {
+        fn environment(list: &[(&str, &str)]) -> String {
+            if list.is_empty() {
+                return String::new();
+            }
+            let mut text = String::from("    environment:\n");
+            for (name, value) in list {
+                text.push_str(&format!("      {name}: \"{value}\"\n"));
+            }
+            text
+        }
+        format!(
+            "x-redash-service: &redash-service\n  image: {}\n  env_file: redash.env\n  restart: always\nservices:\n  server:\n    <<: *redash-service\n    command: server\n{}  worker:\n    <<: *redash-service\n    command: worker\n{}  scheduler:\n    <<: *redash-service\n    command: scheduler\n    deploy:\n      replicas: {}\n{}",
+            self.image,
+            environment(&self.server),
+            environment(&self.worker),
+            self.scheduler_replicas,
+            environment(&self.scheduler),
+        )
+    }
+
+    fn run(&self, format: &str) -> (i32, String, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("compose.yml"), self.compose()).unwrap();
+        let env: String = self
+            .shared_env
+            .iter()
+            .map(|(name, value)| format!("{name}={value}\n"))
+            .collect();
+        std::fs::write(dir.path().join("redash.env"), env).unwrap();
+        for (name, text) in &self.extra_files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let mut args = vec![
+            "check",
+            "--from",
+            self.from,
+            "--to",
+            self.to,
+            "--compose",
+            "compose.yml",
+            "--format",
+            format,
+        ];
+        args.extend(&self.extra_args);
+        let output = run_in(dir.path(), &args);
+        let code = output.status.code().unwrap();
+        assert_ne!(code, 2, "check failed: {}", stderr(&output));
+        (code, stdout(&output), dir)
+    }
+
+    fn codes(&self) -> Vec<String> {
+        let (_, text, _dir) = self.run("json");
+        let report: Value = serde_json::from_str(&text).unwrap();
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|finding| finding["code"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+const NGINX_WITHOUT_REWRITE: &str =
+    "server {\n  listen 80;\n  location / {\n    proxy_pass http://server:5000;\n  }\n}\n";
+const NGINX_WITH_REWRITE: &str = "server {\n  listen 80;\n  location ~ ^/.*/static/images/ {\n    rewrite ^/.*/static/images/(.*) /static/images/$1;\n  }\n  location / {\n    proxy_pass http://server:5000;\n  }\n}\n";
+
+/// Each check: the change that makes it fire. Applied to [`Setup::ready`], whose output must
+/// not contain the code.
+/// A check code and the change to a ready deployment that makes it fire.
+type Case = (&'static str, Box<dyn Fn(&mut Setup)>);
+
+fn cases() -> Vec<Case> {
+    vec![
+        (
+            "queues-not-consumed",
+            Box::new(|setup: &mut Setup| {
+                setup.worker.push(("QUEUES", "queries,scheduled_queries"))
+            }),
+        ),
+        (
+            "queues-celery-obsolete",
+            Box::new(|setup: &mut Setup| {
+                setup.worker.push((
+                    "QUEUES",
+                    "celery,queries,scheduled_queries,schemas,periodic,emails,default",
+                ))
+            }),
+        ),
+        (
+            "scheduler-not-single",
+            Box::new(|setup: &mut Setup| setup.scheduler_replicas = 2),
+        ),
+        (
+            "scheduler-queues-ignored",
+            Box::new(|setup: &mut Setup| setup.scheduler.push(("WORKERS_COUNT", "1"))),
+        ),
+        (
+            "workers-count-meaning-changed",
+            Box::new(|setup: &mut Setup| setup.worker.push(("WORKERS_COUNT", "4"))),
+        ),
+        (
+            "cookie-secret-missing",
+            Box::new(|setup: &mut Setup| {
+                setup
+                    .shared_env
+                    .retain(|(name, _)| *name != "REDASH_COOKIE_SECRET")
+            }),
+        ),
+        (
+            "secret-key-unset",
+            Box::new(|setup: &mut Setup| {
+                setup
+                    .shared_env
+                    .retain(|(name, _)| *name != "REDASH_SECRET_KEY")
+            }),
+        ),
+        (
+            "secret-key-differs-between-roles",
+            Box::new(|setup: &mut Setup| setup.worker.push(("REDASH_SECRET_KEY", "another-key"))),
+        ),
+        (
+            "variable-removed",
+            Box::new(|setup: &mut Setup| {
+                setup
+                    .server
+                    .push(("REDASH_CELERY_BROKER", "redis://redis:6379/0"))
+            }),
+        ),
+        (
+            "memory-insufficient",
+            Box::new(|setup: &mut Setup| setup.extra_args = vec!["--host-memory", "2GiB"]),
+        ),
+        (
+            "login-throttle-health-check",
+            Box::new(|setup: &mut Setup| {
+                setup
+                    .server
+                    .push(("REDASH_THROTTLE_LOGIN_PATTERN", "1000/minute"))
+            }),
+        ),
+        (
+            "multi-org-static-images",
+            Box::new(|setup: &mut Setup| {
+                setup.shared_env.push(("REDASH_MULTI_ORG", "true"));
+                setup
+                    .extra_files
+                    .push(("nginx.conf", NGINX_WITHOUT_REWRITE.to_owned()));
+                setup.extra_args.extend(["--nginx", "nginx.conf"]);
+            }),
+        ),
+        (
+            "image-tag-mismatch",
+            Box::new(|setup: &mut Setup| setup.image = "redash/redash:latest"),
+        ),
+    ]
+}
+
+#[test]
+fn the_ready_deployment_is_clean() {
+    let setup = Setup::ready();
+    assert_eq!(setup.codes(), Vec::<String>::new());
+    let (code, _, _dir) = setup.run("text");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn every_check_fires_on_its_case_and_the_ready_setup_stays_quiet() {
+    for (code, change) in cases() {
+        let mut setup = Setup::ready();
+        change(&mut setup);
+        let codes = setup.codes();
+        assert!(
+            codes.iter().any(|found| found == code),
+            "{code} did not fire: {codes:?}"
+        );
+        let (_, text, _dir) = setup.run("text");
+        assert_golden(&format!("checks/{code}.txt"), &text);
+    }
+}
+
+#[test]
+fn the_multi_org_rewrite_and_the_plain_url_keep_checks_quiet() {
+    let mut setup = Setup::ready();
+    setup.shared_env.push(("REDASH_MULTI_ORG", "true"));
+    setup
+        .extra_files
+        .push(("nginx.conf", NGINX_WITH_REWRITE.to_owned()));
+    setup.extra_args.extend(["--nginx", "nginx.conf"]);
+    assert_eq!(setup.codes(), Vec::<String>::new());
+}
+
+#[test]
+fn every_registered_check_has_a_case() {
+    let listed = stdout(&run_in(&repo_root(), &["checks"]));
+    let covered: Vec<&str> = cases().iter().map(|(code, _)| *code).collect();
+    for line in listed.lines() {
+        let code = line.split_whitespace().next().unwrap();
+        assert!(
+            covered.contains(&code) || code == "secret-in-plain-environment",
+            "{code} has no firing case in check.rs"
+        );
+        assert!(
+            code.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+            "{code} is not kebab-case"
+        );
+    }
+    assert_golden("checks-list.txt", &listed);
+}
+
+fn ecs_args(set: &str) -> Vec<String> {
+    let mut args: Vec<String> = ["check", "--from", "7", "--to", "10"]
+        .map(String::from)
+        .to_vec();
+    for role in ["server", "adhoc-worker", "scheduled-worker", "scheduler"] {
+        args.push("--ecs-task-def".into());
+        args.push(format!("tests/fixtures/{set}/{role}.json"));
+    }
+    args
+}
+
+#[test]
+fn the_celery_era_ecs_services_against_10_list_every_change() {
+    let args = ecs_args("ecs-v7");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = run_in(&repo_root(), &args);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert_golden("check-ecs-v7-to-10.txt", &text);
+    for expected in [
+        "error[queues-not-consumed] tests/fixtures/ecs-v7/adhoc-worker.json:22",
+        "error[queues-celery-obsolete] tests/fixtures/ecs-v7/scheduler.json:22",
+        "warning[scheduler-queues-ignored] tests/fixtures/ecs-v7/scheduler.json:62",
+        "warning[workers-count-meaning-changed] tests/fixtures/ecs-v7/adhoc-worker.json:62",
+        "warning[secret-key-unset] tests/fixtures/ecs-v7/server.json:11",
+        "warning[login-throttle-health-check] tests/fixtures/ecs-v7/server.json:59",
+    ] {
+        assert!(text.contains(expected), "missing {expected}:\n{text}");
+    }
+    let mut json_args = args.clone();
+    json_args.extend(["--format", "json"]);
+    let report: Value = serde_json::from_str(&stdout(&run_in(&repo_root(), &json_args))).unwrap();
+    let first = &report["findings"][0];
+    assert_eq!(first["hop"], "7.0.0->8.0.0");
+    assert!(first["location"]["line"].as_u64().unwrap() > 0);
+    assert!(!first["help"].as_str().unwrap().is_empty());
+    let mut markdown_args = args.clone();
+    markdown_args.extend(["--format", "markdown"]);
+    let markdown = stdout(&run_in(&repo_root(), &markdown_args));
+    assert_golden("check-ecs-v7-to-10.md", &markdown);
+}
+
+#[test]
+fn the_ecs_services_made_ready_for_10_have_no_error() {
+    let args = ecs_args("ecs-v10");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = run_in(&repo_root(), &args);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(!stdout(&output).contains("error["));
+}
+
+#[test]
+fn a_secret_in_plain_ecs_environment_is_flagged_without_its_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = std::fs::read_to_string(repo_root().join("tests/fixtures/ecs-v10/server.json"))
+        .unwrap()
+        .replace(
+            "\"name\": \"REDASH_WEB_WORKERS\",",
+            "\"name\": \"REDASH_COOKIE_SECRET\",\n                        \"value\": \"plain-cookie-secret-value\"\n                    },\n                    {\n                        \"name\": \"REDASH_WEB_WORKERS\",",
+        );
+    std::fs::write(dir.path().join("server.json"), plain).unwrap();
+    let output = run_in(
+        dir.path(),
+        &[
+            "check",
+            "--from",
+            "10.1",
+            "--to",
+            "latest",
+            "--ecs-task-def",
+            "server.json",
+        ],
+    );
+    let text = stdout(&output);
+    assert!(text.contains("secret-in-plain-environment"), "{text}");
+    assert!(!text.contains("plain-cookie-secret-value"), "{text}");
+    let quiet = run_in(
+        &repo_root(),
+        &[
+            "check",
+            "--from",
+            "10.1",
+            "--to",
+            "latest",
+            "--ecs-task-def",
+            "tests/fixtures/ecs-v10/server.json",
+        ],
+    );
+    assert!(!stdout(&quiet).contains("secret-in-plain-environment"));
+}
+
+#[test]
+fn the_official_compose_layouts_of_8_and_10() {
+    let root = repo_root();
+    let old = run_in(
+        &root,
+        &[
+            "check",
+            "--from",
+            "8",
+            "--to",
+            "10",
+            "--compose",
+            "tests/fixtures/compose/v8.yml",
+            "--host-memory",
+            "4GiB",
+        ],
+    );
+    assert_eq!(old.status.code(), Some(1));
+    assert_golden("check-compose-v8-to-10.txt", &stdout(&old));
+    let new = run_in(
+        &root,
+        &[
+            "check",
+            "--from",
+            "10.1",
+            "--to",
+            "latest",
+            "--compose",
+            "tests/fixtures/compose/v10.yml",
+            "--host-memory",
+            "4GiB",
+        ],
+    );
+    assert_eq!(new.status.code(), Some(0), "{}", stdout(&new));
+}
+
+#[test]
+fn levels_can_be_changed_per_code() {
+    let mut setup = Setup::ready();
+    setup
+        .server
+        .push(("REDASH_THROTTLE_LOGIN_PATTERN", "1000/minute"));
+    setup
+        .extra_args
+        .extend(["--deny", "login-throttle-health-check"]);
+    let (code, text, _dir) = setup.run("text");
+    assert_eq!(code, 1);
+    assert!(
+        text.contains("error[login-throttle-health-check]"),
+        "{text}"
+    );
+    setup.extra_args = vec![
+        "--host-memory",
+        "8GiB",
+        "--allow",
+        "login-throttle-health-check",
+    ];
+    assert_eq!(setup.codes(), Vec::<String>::new());
+    let output = run_in(
+        &repo_root(),
+        &["check", "--from", "8", "--deny", "no-such-check"],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "error: --deny no-such-check: no such check (list them with `redash-upgrade checks`)\n"
+    );
+}
+
+#[test]
+fn explain_prints_the_documentation_of_a_code() {
+    let output = run_in(&repo_root(), &["explain", "queues-not-consumed"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_golden("explain-queues-not-consumed.txt", &stdout(&output));
+    let unknown = run_in(&repo_root(), &["explain", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stdout(&unknown).is_empty());
+}
+
+#[test]
+fn bad_input_is_one_line_with_file_and_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        (
+            "bad.yml",
+            "services:\n  server:\n    command: [server\n    image: x\n",
+            "--compose",
+            "bad.yml:",
+        ),
+        (
+            "bad.json",
+            "{\n  \"containerDefinitions\": [\n    {\"name\": \"server\",, }\n  ]\n}\n",
+            "--ecs-task-def",
+            "bad.json:",
+        ),
+        (
+            "bad.env",
+            "REDASH_LOG_LEVEL=INFO\nthis line has no equals sign\n",
+            "--env-file",
+            "bad.env:2:",
+        ),
+        (
+            "bad.conf",
+            "server {\n  listen 80;\n  location / {\n",
+            "--nginx",
+            "bad.conf:",
+        ),
+        ("missing.yml", "", "--compose", "does-not-exist.yml:"),
+    ];
+    for (name, text, option, expected) in files {
+        if name != "missing.yml" {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let path = if name == "missing.yml" {
+            "does-not-exist.yml"
+        } else {
+            name
+        };
+        let output = run_in(
+            dir.path(),
+            &["check", "--from", "8", "--to", "10", option, path],
+        );
+        assert_eq!(output.status.code(), Some(2), "{name}");
+        assert!(stdout(&output).is_empty(), "{name}: stdout not empty");
+        let message = stderr(&output);
+        assert_eq!(message.lines().count(), 1, "{name}: {message}");
+        assert!(
+            message.starts_with(&format!("error: {expected}")),
+            "{name}: {message}"
+        );
+    }
+}
