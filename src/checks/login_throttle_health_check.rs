@@ -15,7 +15,7 @@ static DOC: Documentation = Documentation {
     fix: "Point the health check at /ping and restore the default login limit (unset \
           REDASH_THROTTLE_LOGIN_PATTERN).",
     references: &[
-        "v10.1.0:redash/handlers/static.py",
+        "v10.1.0:redash/handlers/__init__.py",
         "v10.1.0:redash/settings/__init__.py",
     ],
 };

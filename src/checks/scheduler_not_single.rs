@@ -15,7 +15,7 @@ static DOC: Documentation = Documentation {
     fix: "Run exactly one scheduler: one service, one replica, autoscaling off.",
     references: &[
         "v10.1.0:bin/docker-entrypoint",
-        "v10.1.0:redash/schedule.py",
+        "v10.1.0:redash/tasks/schedule.py",
     ],
 };
 

@@ -493,3 +493,34 @@ fn bad_input_is_one_line_with_file_and_line_and_exit_2() {
         );
     }
 }
+
+#[test]
+fn every_check_is_documented_with_sources() {
+    use redash_upgrade::checks::CHECKS;
+    use redash_upgrade::knowledge::model::Source;
+    let mut codes = std::collections::HashSet::new();
+    for check in CHECKS {
+        assert!(
+            codes.insert(check.code()),
+            "{} registered twice",
+            check.code()
+        );
+        let doc = check.documentation();
+        for (field, text) in [
+            ("summary", doc.summary),
+            ("what", doc.what),
+            ("why", doc.why),
+            ("fix", doc.fix),
+        ] {
+            assert!(text.len() > 20, "{}: {field} is too thin", check.code());
+        }
+        assert!(!doc.references.is_empty(), "{}: no reference", check.code());
+        for reference in doc.references {
+            assert!(
+                Source(reference.to_string()).is_well_formed(),
+                "{}: reference {reference} is not TAG:path or a URL",
+                check.code()
+            );
+        }
+    }
+}
