@@ -6,6 +6,7 @@ mod cookie_secret_missing;
 mod image_tag_mismatch;
 mod login_throttle_health_check;
 mod memory_insufficient;
+mod module_removed;
 mod multi_org_static_images;
 mod queues_celery_obsolete;
 mod queues_not_consumed;
@@ -130,6 +131,7 @@ pub static CHECKS: &[&dyn Check] = &[
     &secret_key_differs_between_roles::SecretKeyDiffersBetweenRoles,
     &secret_in_plain_environment::SecretInPlainEnvironment,
     &variable_removed::VariableRemoved,
+    &module_removed::ModuleRemoved,
     &memory_insufficient::MemoryInsufficient,
     &login_throttle_health_check::LoginThrottleHealthCheck,
     &multi_org_static_images::MultiOrgStaticImages,

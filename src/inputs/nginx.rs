@@ -1,5 +1,6 @@
-//! nginx configs: directives and blocks, with `include` resolved relative to the including file
-//! (globs in the last path component, as nginx allows), kept with their file and line.
+//! nginx configs: directives and blocks, with `include` resolved as nginx does, relative to the
+//! directory of the main config file (globs in the last path component), kept with their file and
+//! line.
 
 use std::path::{Path, PathBuf};
 
@@ -37,13 +38,23 @@ impl NginxConfig {
 }
 
 pub fn read_nginx(path: &Path) -> Result<NginxConfig, InputError> {
-    let mut depth = 0;
+    let mut walk = Walk {
+        prefix: path.parent().unwrap_or(Path::new(".")).to_owned(),
+        depth: 0,
+    };
     Ok(NginxConfig {
-        directives: read_file(path, &mut depth)?,
+        directives: read_file(path, &mut walk)?,
     })
 }
 
-fn read_file(path: &Path, depth: &mut usize) -> Result<Vec<Directive>, InputError> {
+/// Where relative includes start from, and how deep the includes go.
+struct Walk {
+    prefix: PathBuf,
+    depth: usize,
+}
+
+fn read_file(path: &Path, walk: &mut Walk) -> Result<Vec<Directive>, InputError> {
+    let depth = &mut walk.depth;
     *depth += 1;
     if *depth > 16 {
         return Err(InputError::Shape {
@@ -54,8 +65,8 @@ fn read_file(path: &Path, depth: &mut usize) -> Result<Vec<Directive>, InputErro
     let text = read(path)?;
     let tokens = tokenize(path, &text)?;
     let mut position = 0;
-    let directives = parse_block(path, &tokens, &mut position, false, depth)?;
-    *depth -= 1;
+    let directives = parse_block(path, &tokens, &mut position, false, walk)?;
+    walk.depth -= 1;
     Ok(directives)
 }
 
@@ -162,7 +173,7 @@ fn parse_block(
     tokens: &[(Token, usize)],
     position: &mut usize,
     nested: bool,
-    depth: &mut usize,
+    walk: &mut Walk,
 ) -> Result<Vec<Directive>, InputError> {
     let syntax = |line: usize, message: &str| InputError::Syntax {
         path: path.to_owned(),
@@ -198,8 +209,9 @@ fn parse_block(
                         Token::Word(word) => args.push(word.clone()),
                         Token::Semicolon => {
                             if name == "include" {
-                                for included in include_targets(path, &args, start)? {
-                                    directives.extend(read_file(&included, depth)?);
+                                let prefix = walk.prefix.clone();
+                                for included in include_targets(path, &prefix, &args, start)? {
+                                    directives.extend(read_file(&included, walk)?);
                                 }
                             } else {
                                 directives.push(Directive {
@@ -212,7 +224,7 @@ fn parse_block(
                             break;
                         }
                         Token::Open => {
-                            let block = parse_block(path, tokens, position, true, depth)?;
+                            let block = parse_block(path, tokens, position, true, walk)?;
                             directives.push(Directive {
                                 name,
                                 args,
@@ -236,7 +248,12 @@ fn parse_block(
     Ok(directives)
 }
 
-fn include_targets(path: &Path, args: &[String], line: usize) -> Result<Vec<PathBuf>, InputError> {
+fn include_targets(
+    path: &Path,
+    prefix: &Path,
+    args: &[String],
+    line: usize,
+) -> Result<Vec<PathBuf>, InputError> {
     let [pattern] = args else {
         return Err(InputError::Syntax {
             path: path.to_owned(),
@@ -244,8 +261,7 @@ fn include_targets(path: &Path, args: &[String], line: usize) -> Result<Vec<Path
             message: "include takes one path".into(),
         });
     };
-    let base = path.parent().unwrap_or(Path::new("."));
-    let target = base.join(pattern);
+    let target = prefix.join(pattern);
     let name = target
         .file_name()
         .and_then(|name| name.to_str())

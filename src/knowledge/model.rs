@@ -74,6 +74,18 @@ pub struct Release {
     /// The heads of the migration graph as this release ships it.
     pub alembic_heads: Vec<String>,
     pub env: Vec<EnvVar>,
+    /// The query-runner and destination modules the release ships, as settings name them.
+    pub modules: ModuleList,
+}
+
+/// Modules of `redash/query_runner/` and `redash/destinations/` at the release's tag, written
+/// the way REDASH_ADDITIONAL_QUERY_RUNNERS and friends name them (`redash.query_runner.python`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModuleList {
+    pub query_runners: Vec<String>,
+    pub destinations: Vec<String>,
+    pub source: Source,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

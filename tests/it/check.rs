@@ -190,6 +190,18 @@ fn cases() -> Vec<Case> {
             }),
         ),
         (
+            "module-removed",
+            Box::new(|setup: &mut Setup| {
+                setup.from = "10.1";
+                setup.to = "latest";
+                setup.image = "redash/redash:10.1.0.b50633";
+                setup.shared_env.push((
+                    "REDASH_ADDITIONAL_QUERY_RUNNERS",
+                    "redash.query_runner.python,redash.query_runner.qubole",
+                ));
+            }),
+        ),
+        (
             "memory-insufficient",
             Box::new(|setup: &mut Setup| setup.extra_args = vec!["--host-memory", "2GiB"]),
         ),
@@ -521,6 +533,44 @@ fn every_check_is_documented_with_sources() {
                 "{}: reference {reference} is not TAG:path or a URL",
                 check.code()
             );
+        }
+    }
+}
+
+#[test]
+fn a_multi_org_nginx_in_front_of_three_apps() {
+    let fixture = repo_root().join("tests/fixtures/nginx");
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&fixture, dir.path());
+    let mut setup = Setup::ready();
+    setup.shared_env.push(("REDASH_MULTI_ORG", "true"));
+    let nginx = dir.path().join("nginx.conf");
+    let nginx = nginx.to_str().unwrap().to_owned();
+    let nginx: &'static str = Box::leak(nginx.into_boxed_str());
+    setup.extra_args.extend(["--nginx", nginx]);
+    assert_eq!(
+        setup.codes(),
+        Vec::<String>::new(),
+        "the included rewrite serves the icons"
+    );
+    // Without the snippet the multi_org app serves its login page instead of icons.
+    let analytics = dir.path().join("conf.d/analytics.conf");
+    let without = std::fs::read_to_string(&analytics)
+        .unwrap()
+        .replace("include snippets/multi-org-static.conf;", "");
+    std::fs::write(&analytics, without).unwrap();
+    assert_eq!(setup.codes(), vec!["multi-org-static-images".to_owned()]);
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
         }
     }
 }
