@@ -313,6 +313,7 @@ fn run_check(
             env: Default::default(),
             replicas: None,
             memory_limit_mib: None,
+            health_check: None,
             ecs: false,
         });
     }

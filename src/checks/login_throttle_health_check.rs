@@ -6,8 +6,10 @@ use super::{CannotRun, Check, Documentation, HopContext, Report, Severity};
 pub struct LoginThrottleHealthCheck;
 
 static DOC: Documentation = Documentation {
-    summary: "the login rate limit is raised, most likely for a health check on /login",
-    what: "Looks for REDASH_THROTTLE_LOGIN_PATTERN set above the release default on any role.",
+    summary: "a health check on /login, or the login rate limit raised for one",
+    what: "Looks for REDASH_THROTTLE_LOGIN_PATTERN set to anything but the release default on any \
+           role, and for container health checks (compose `healthcheck`, ECS `healthCheck`) that \
+           request /login.",
     why: "Setups without a health endpoint in mind point the load balancer at /login and raise \
           the login rate limit so the probes are not throttled, which also lets password guessing \
           through. Redash answers GET /ping with 200 and no login on every release this tool \
@@ -67,6 +69,19 @@ impl Check for LoginThrottleHealthCheck {
                 location: Some(value.location.clone()),
                 help: "Health-check /ping instead and unset REDASH_THROTTLE_LOGIN_PATTERN.".into(),
             });
+        }
+        for role in hop.deployment.running_roles() {
+            let Some(check) = &role.health_check else {
+                continue;
+            };
+            if check.value.contains("/login") {
+                reports.push(Report {
+                    message: format!("{}'s health check requests /login", role.name),
+                    location: Some(check.location.clone()),
+                    help: "Request /ping instead: it needs no login and is not rate-limited."
+                        .into(),
+                });
+            }
         }
         Ok(reports)
     }

@@ -141,6 +141,20 @@ pub fn read_compose(path: &Path) -> Result<Vec<Role>, InputError> {
                     location: at(node.line()),
                 })
             });
+        let health_check = service
+            .get("healthcheck")
+            .and_then(|check| check.get("test"))
+            .map(|test| Located {
+                value: match test {
+                    Node::List(items, _) => items
+                        .iter()
+                        .filter_map(Node::as_str)
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    other => other.as_str().unwrap_or_default().to_owned(),
+                },
+                location: at(test.line()),
+            });
         roles.push(Role {
             name: name.clone(),
             kind,
@@ -150,6 +164,7 @@ pub fn read_compose(path: &Path) -> Result<Vec<Role>, InputError> {
             env,
             replicas,
             memory_limit_mib: memory,
+            health_check,
             ecs: false,
         });
     }

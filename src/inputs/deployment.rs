@@ -68,6 +68,8 @@ pub struct Role {
     pub env: BTreeMap<String, EnvValue>,
     pub replicas: Option<Located<u32>>,
     pub memory_limit_mib: Option<Located<u64>>,
+    /// The container health check's command (compose `healthcheck.test`, ECS `healthCheck.command`).
+    pub health_check: Option<Located<String>>,
     /// Whether the role was read from an ECS task definition (plain `environment` is then visible
     /// in the console and API, unlike `secrets`).
     pub ecs: bool,

@@ -103,6 +103,18 @@ pub fn read_task_definition(path: &Path) -> Result<Vec<Role>, InputError> {
                 })
             })
             .or_else(|| task_memory.clone());
+        let health_check = container
+            .get("healthCheck")
+            .and_then(|check| check.get("command"))
+            .map(|command| Located {
+                value: command
+                    .items()
+                    .iter()
+                    .filter_map(Node::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                location: at(command.line()),
+            });
         roles.push(Role {
             name,
             kind,
@@ -112,6 +124,7 @@ pub fn read_task_definition(path: &Path) -> Result<Vec<Role>, InputError> {
             env,
             replicas: None,
             memory_limit_mib: memory,
+            health_check,
             ecs: true,
         });
     }

@@ -358,6 +358,7 @@ fn a_secret_in_plain_ecs_environment_is_flagged_without_its_value() {
     let text = stdout(&output);
     assert!(text.contains("secret-in-plain-environment"), "{text}");
     assert!(!text.contains("plain-cookie-secret-value"), "{text}");
+    assert_golden("checks/secret-in-plain-environment.txt", &text);
     let quiet = run_in(
         &repo_root(),
         &[
@@ -572,5 +573,48 @@ fn copy_tree(from: &Path, to: &Path) {
         } else {
             std::fs::copy(entry.path(), target).unwrap();
         }
+    }
+}
+
+#[test]
+fn a_health_check_on_login_is_flagged_and_one_on_ping_is_not() {
+    let compose_with = |path: &str| {
+        let mut setup = Setup::ready();
+        setup.server.clear();
+        setup.compose().replace(
+            "    command: server\n",
+            &format!(
+                "    command: server\n    healthcheck:\n      test: [\"CMD\", \"curl\", \"-f\", \"http://localhost:5000{path}\"]\n"
+            ),
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("redash.env"),
+        "REDASH_COOKIE_SECRET=c\nREDASH_SECRET_KEY=k\n",
+    )
+    .unwrap();
+    for (path, fires) in [("/login", true), ("/ping", false)] {
+        std::fs::write(dir.path().join("compose.yml"), compose_with(path)).unwrap();
+        let output = run_in(
+            dir.path(),
+            &[
+                "check",
+                "--from",
+                "8",
+                "--to",
+                "10",
+                "--compose",
+                "compose.yml",
+                "--host-memory",
+                "8GiB",
+            ],
+        );
+        let text = stdout(&output);
+        assert_eq!(
+            text.contains("health check requests /login"),
+            fires,
+            "{path}: {text}"
+        );
     }
 }
