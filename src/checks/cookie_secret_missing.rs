@@ -2,11 +2,13 @@
 
 use semver::Version;
 
-use super::{CannotRun, Check, Documentation, HopContext, Report, Severity};
+use super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
 
 pub struct CookieSecretMissing;
 
-static DOC: Documentation = Documentation {
+static META: CheckMeta = CheckMeta {
+    code: "cookie-secret-missing",
+    severity: Severity::Error,
     summary: "REDASH_COOKIE_SECRET is not set",
     what: "Looks for REDASH_COOKIE_SECRET, set and not empty, on every Redash role.",
     why: "Up to 10.0.0 an unset cookie secret falls back to a built-in value that is public, so \
@@ -23,17 +25,8 @@ static DOC: Documentation = Documentation {
 };
 
 impl Check for CookieSecretMissing {
-    fn code(&self) -> &'static str {
-        "cookie-secret-missing"
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Error
-    }
-    fn documentation(&self) -> &'static Documentation {
-        &DOC
-    }
-    fn applies(&self, _hop: &HopContext<'_>) -> bool {
-        true
+    fn meta(&self) -> &'static CheckMeta {
+        &META
     }
     fn severity_of(&self, hop: &HopContext<'_>, _report: &Report) -> Severity {
         // The release data says whether the target still has a built-in default.

@@ -1,10 +1,12 @@
 //! `image-tag-mismatch`: a role's image is not the hop's source release, or is not pinned.
 
-use super::{CannotRun, Check, Documentation, HopContext, Report, Severity};
+use super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
 
 pub struct ImageTagMismatch;
 
-static DOC: Documentation = Documentation {
+static META: CheckMeta = CheckMeta {
+    code: "image-tag-mismatch",
+    severity: Severity::Warning,
     summary: "an image tag that is unpinned or not the release the hop starts from",
     what: "Reads each role's image. `latest` or no tag is reported; a Redash image whose tag does \
            not name the hop's starting release is reported on the first hop.",
@@ -17,17 +19,8 @@ static DOC: Documentation = Documentation {
 };
 
 impl Check for ImageTagMismatch {
-    fn code(&self) -> &'static str {
-        "image-tag-mismatch"
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Warning
-    }
-    fn documentation(&self) -> &'static Documentation {
-        &DOC
-    }
-    fn applies(&self, _hop: &HopContext<'_>) -> bool {
-        true
+    fn meta(&self) -> &'static CheckMeta {
+        &META
     }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
         // The deployment describes what runs before the first hop; later hops change the tag.

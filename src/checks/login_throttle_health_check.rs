@@ -1,11 +1,13 @@
 //! `login-throttle-health-check`: REDASH_THROTTLE_LOGIN_PATTERN raised so a load balancer can poll
 //! /login.
 
-use super::{CannotRun, Check, Documentation, HopContext, Report, Severity};
+use super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
 
 pub struct LoginThrottleHealthCheck;
 
-static DOC: Documentation = Documentation {
+static META: CheckMeta = CheckMeta {
+    code: "login-throttle-health-check",
+    severity: Severity::Warning,
     summary: "a health check on /login, or the login rate limit raised for one",
     what: "Looks for REDASH_THROTTLE_LOGIN_PATTERN set to anything but the release default on any \
            role, and for container health checks (compose `healthcheck`, ECS `healthCheck`) that \
@@ -23,17 +25,8 @@ static DOC: Documentation = Documentation {
 };
 
 impl Check for LoginThrottleHealthCheck {
-    fn code(&self) -> &'static str {
-        "login-throttle-health-check"
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Warning
-    }
-    fn documentation(&self) -> &'static Documentation {
-        &DOC
-    }
-    fn applies(&self, _hop: &HopContext<'_>) -> bool {
-        true
+    fn meta(&self) -> &'static CheckMeta {
+        &META
     }
     fn once_per_plan(&self) -> bool {
         true

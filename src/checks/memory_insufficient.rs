@@ -1,12 +1,14 @@
 //! `memory-insufficient`: a role's memory limit, or the host, is below what the target release
 //! uses at idle.
 
-use super::{CannotRun, Check, Documentation, HopContext, Report, Severity};
+use super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
 use crate::inputs::RoleKind;
 
 pub struct MemoryInsufficient;
 
-static DOC: Documentation = Documentation {
+static META: CheckMeta = CheckMeta {
+    code: "memory-insufficient",
+    severity: Severity::Error,
     summary: "memory below what the target release needs",
     what: "Estimates each role's memory on the target release from the idle figures in the \
            knowledge base (server, worker container, scheduler, each with its source) and compares \
@@ -22,17 +24,8 @@ static DOC: Documentation = Documentation {
 };
 
 impl Check for MemoryInsufficient {
-    fn code(&self) -> &'static str {
-        "memory-insufficient"
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Error
-    }
-    fn documentation(&self) -> &'static Documentation {
-        &DOC
-    }
-    fn applies(&self, _hop: &HopContext<'_>) -> bool {
-        true
+    fn meta(&self) -> &'static CheckMeta {
+        &META
     }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
         let Some(figures) = &hop.to.memory else {

@@ -66,8 +66,12 @@ pub struct Finding {
     pub help: String,
 }
 
-/// The text `explain CODE` prints: what it checks, why it matters, how to fix it, references.
-pub struct Documentation {
+/// A check's identity and the text `explain CODE` prints: what it checks, why it matters, how to
+/// fix it, references.
+pub struct CheckMeta {
+    /// Stable kebab-case name of the problem; never renamed.
+    pub code: &'static str,
+    pub severity: Severity,
     pub summary: &'static str,
     pub what: &'static str,
     pub why: &'static str,
@@ -103,11 +107,17 @@ impl HopContext<'_> {
 pub struct CannotRun(pub String);
 
 pub trait Check: Sync {
-    fn code(&self) -> &'static str;
-    fn default_severity(&self) -> Severity;
-    fn documentation(&self) -> &'static Documentation;
+    fn meta(&self) -> &'static CheckMeta;
+    fn code(&self) -> &'static str {
+        self.meta().code
+    }
+    fn default_severity(&self) -> Severity {
+        self.meta().severity
+    }
     /// Whether the hop is one this check is about (it crosses the check's trigger release).
-    fn applies(&self, hop: &HopContext<'_>) -> bool;
+    fn applies(&self, _hop: &HopContext<'_>) -> bool {
+        true
+    }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun>;
     /// Checks of settings that no hop changes report once, on the first hop they apply to.
     fn once_per_plan(&self) -> bool {

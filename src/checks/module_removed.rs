@@ -1,11 +1,13 @@
 //! `module-removed`: a query runner or destination named in the settings that the target release
 //! no longer ships.
 
-use super::{queue_list, CannotRun, Check, Documentation, HopContext, Report, Severity};
+use super::{queue_list, CannotRun, Check, CheckMeta, HopContext, Report, Severity};
 
 pub struct ModuleRemoved;
 
-static DOC: Documentation = Documentation {
+static META: CheckMeta = CheckMeta {
+    code: "module-removed",
+    severity: Severity::Error,
     summary: "a query runner or destination module the target release does not ship",
     what: "Reads REDASH_ENABLED_QUERY_RUNNERS, REDASH_ADDITIONAL_QUERY_RUNNERS, \
            REDASH_ENABLED_DESTINATIONS and REDASH_ADDITIONAL_DESTINATIONS on every role and looks \
@@ -30,17 +32,8 @@ const SETTINGS: [(&str, bool); 4] = [
 ];
 
 impl Check for ModuleRemoved {
-    fn code(&self) -> &'static str {
-        "module-removed"
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Error
-    }
-    fn documentation(&self) -> &'static Documentation {
-        &DOC
-    }
-    fn applies(&self, _hop: &HopContext<'_>) -> bool {
-        true
+    fn meta(&self) -> &'static CheckMeta {
+        &META
     }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
         let mut reports: Vec<Report> = Vec::new();

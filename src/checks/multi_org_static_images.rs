@@ -1,13 +1,15 @@
 //! `multi-org-static-images`: multi_org on a release that requests images under
 //! `/<org_slug>/static/`, with no proxy rule serving them.
 
-use super::{CannotRun, Check, Documentation, HopContext, Report, Severity};
+use super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
 
 pub struct MultiOrgStaticImages;
 
 const BUG: &str = "multi-org-static-images-relative";
 
-static DOC: Documentation = Documentation {
+static META: CheckMeta = CheckMeta {
+    code: "multi-org-static-images",
+    severity: Severity::Warning,
     summary: "multi_org icons requested under /<org_slug>/static/ are not served",
     what: "When REDASH_MULTI_ORG is on and the target release has the known bug \
            `multi-org-static-images-relative`, looks in the nginx config (--nginx) for a location \
@@ -22,14 +24,8 @@ static DOC: Documentation = Documentation {
 };
 
 impl Check for MultiOrgStaticImages {
-    fn code(&self) -> &'static str {
-        "multi-org-static-images"
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Warning
-    }
-    fn documentation(&self) -> &'static Documentation {
-        &DOC
+    fn meta(&self) -> &'static CheckMeta {
+        &META
     }
     fn applies(&self, hop: &HopContext<'_>) -> bool {
         hop.knowledge

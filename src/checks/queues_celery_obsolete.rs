@@ -1,10 +1,12 @@
 //! `queues-celery-obsolete`: a QUEUES list still names `celery` on an RQ release.
 
-use super::{queue_list, CannotRun, Check, Documentation, HopContext, Report, Severity};
+use super::{queue_list, CannotRun, Check, CheckMeta, HopContext, Report, Severity};
 
 pub struct QueuesCeleryObsolete;
 
-static DOC: Documentation = Documentation {
+static META: CheckMeta = CheckMeta {
+    code: "queues-celery-obsolete",
+    severity: Severity::Error,
     summary: "QUEUES names the Celery queue `celery` on an RQ release",
     what: "Looks for `celery` in the QUEUES of any role when the target release runs its jobs on \
            RQ (10.0.0 and later).",
@@ -17,14 +19,8 @@ static DOC: Documentation = Documentation {
 };
 
 impl Check for QueuesCeleryObsolete {
-    fn code(&self) -> &'static str {
-        "queues-celery-obsolete"
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Error
-    }
-    fn documentation(&self) -> &'static Documentation {
-        &DOC
+    fn meta(&self) -> &'static CheckMeta {
+        &META
     }
     fn applies(&self, hop: &HopContext<'_>) -> bool {
         hop.target_is_rq()

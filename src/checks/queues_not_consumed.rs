@@ -1,12 +1,14 @@
 //! `queues-not-consumed`: every queue that receives jobs in the target release is consumed by
 //! some worker.
 
-use super::{queue_list, CannotRun, Check, Documentation, HopContext, Report, Severity};
+use super::{queue_list, CannotRun, Check, CheckMeta, HopContext, Report, Severity};
 use crate::inputs::RoleKind;
 
 pub struct QueuesNotConsumed;
 
-static DOC: Documentation = Documentation {
+static META: CheckMeta = CheckMeta {
+    code: "queues-not-consumed",
+    severity: Severity::Error,
     summary: "a queue that receives jobs in the target release has no worker",
     what:
         "Takes the queues each worker consumes (its QUEUES, or the release's default when QUEUES \
@@ -30,17 +32,8 @@ static DOC: Documentation = Documentation {
 };
 
 impl Check for QueuesNotConsumed {
-    fn code(&self) -> &'static str {
-        "queues-not-consumed"
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Error
-    }
-    fn documentation(&self) -> &'static Documentation {
-        &DOC
-    }
-    fn applies(&self, _hop: &HopContext<'_>) -> bool {
-        true
+    fn meta(&self) -> &'static CheckMeta {
+        &META
     }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
         let deployment = hop.deployment;

@@ -121,14 +121,14 @@ pub fn checks_text(out: &mut dyn Write) -> std::io::Result<()> {
             "{:<34} {:<8} {}",
             check.code(),
             check.default_severity().to_string(),
-            check.documentation().summary
+            check.meta().summary
         )?;
     }
     Ok(())
 }
 
 pub fn explain_text(out: &mut dyn Write, check: &dyn super::Check) -> std::io::Result<()> {
-    let doc = check.documentation();
+    let doc = check.meta();
     writeln!(
         out,
         "{} ({} by default)",

@@ -1,33 +1,31 @@
 //! `scheduler-not-single`: more than one scheduler on an RQ release.
 
-use super::{CannotRun, Check, Documentation, HopContext, Report, Severity};
+use super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
 use crate::inputs::RoleKind;
 
 pub struct SchedulerNotSingle;
 
-static DOC: Documentation = Documentation {
+static META: CheckMeta = CheckMeta {
+    code: "scheduler-not-single",
+    severity: Severity::Error,
     summary: "more than one scheduler runs on an RQ release",
     what: "Counts the scheduler roles and their replicas (compose `deploy.replicas`, ECS desired \
            count given with --ecs-desired-count) when the target release runs RQ.",
-    why: "The RQ scheduler registers scheduled queries and periodic jobs in Redis; several \
-          schedulers fight over the same registrations and enqueue jobs twice or drop them. \
-          Autoscaling a scheduler service, harmless on Celery beat with one replica, breaks it.",
+    why: "Upstream runs exactly one scheduler service. Scheduling is not parallel work, so a \
+          second copy adds nothing, and every scheduler rewrites the periodic-job registrations \
+          in Redis when it starts, cancelling the jobs its own code does not define: while old \
+          and new copies overlap during a rolling upgrade, each removes the other's jobs. \
+          Autoscaling a scheduler service makes this happen with load.",
     fix: "Run exactly one scheduler: one service, one replica, autoscaling off.",
     references: &[
         "v10.1.0:bin/docker-entrypoint",
-        "v10.1.0:redash/tasks/schedule.py",
+        "v10.1.0:redash/tasks/schedule.py:102",
     ],
 };
 
 impl Check for SchedulerNotSingle {
-    fn code(&self) -> &'static str {
-        "scheduler-not-single"
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Error
-    }
-    fn documentation(&self) -> &'static Documentation {
-        &DOC
+    fn meta(&self) -> &'static CheckMeta {
+        &META
     }
     fn applies(&self, hop: &HopContext<'_>) -> bool {
         hop.target_is_rq()

@@ -1,11 +1,13 @@
 //! `scheduler-queues-ignored`: QUEUES or WORKERS_COUNT set on an RQ scheduler.
 
-use super::{CannotRun, Check, Documentation, HopContext, Report, Severity};
+use super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
 use crate::inputs::RoleKind;
 
 pub struct SchedulerQueuesIgnored;
 
-static DOC: Documentation = Documentation {
+static META: CheckMeta = CheckMeta {
+    code: "scheduler-queues-ignored",
+    severity: Severity::Warning,
     summary: "the RQ scheduler ignores QUEUES and WORKERS_COUNT",
     what: "Looks for QUEUES or WORKERS_COUNT on the scheduler role when the target release runs \
            RQ.",
@@ -18,14 +20,8 @@ static DOC: Documentation = Documentation {
 };
 
 impl Check for SchedulerQueuesIgnored {
-    fn code(&self) -> &'static str {
-        "scheduler-queues-ignored"
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Warning
-    }
-    fn documentation(&self) -> &'static Documentation {
-        &DOC
+    fn meta(&self) -> &'static CheckMeta {
+        &META
     }
     fn applies(&self, hop: &HopContext<'_>) -> bool {
         hop.target_is_rq()

@@ -1,10 +1,12 @@
 //! `secret-in-plain-environment`: a secret passed as plain environment in an ECS task definition.
 
-use super::{CannotRun, Check, Documentation, HopContext, Report, Severity};
+use super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
 
 pub struct SecretInPlainEnvironment;
 
-static DOC: Documentation = Documentation {
+static META: CheckMeta = CheckMeta {
+    code: "secret-in-plain-environment",
+    severity: Severity::Warning,
     summary: "a secret is plain environment in an ECS task definition",
     what: "Looks in ECS task definitions for variables the knowledge base marks secret \
            (REDASH_COOKIE_SECRET, REDASH_SECRET_KEY, REDASH_DATABASE_URL, mail and LDAP passwords, \
@@ -18,17 +20,8 @@ static DOC: Documentation = Documentation {
 };
 
 impl Check for SecretInPlainEnvironment {
-    fn code(&self) -> &'static str {
-        "secret-in-plain-environment"
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Warning
-    }
-    fn documentation(&self) -> &'static Documentation {
-        &DOC
-    }
-    fn applies(&self, _hop: &HopContext<'_>) -> bool {
-        true
+    fn meta(&self) -> &'static CheckMeta {
+        &META
     }
     fn once_per_plan(&self) -> bool {
         true

@@ -1,11 +1,13 @@
 //! `secret-key-differs-between-roles`: roles run with different encryption or cookie secrets.
 
-use super::{CannotRun, Check, Documentation, HopContext, Report, Severity};
+use super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
 use crate::inputs::EnvValue;
 
 pub struct SecretKeyDiffersBetweenRoles;
 
-static DOC: Documentation = Documentation {
+static META: CheckMeta = CheckMeta {
+    code: "secret-key-differs-between-roles",
+    severity: Severity::Error,
     summary: "roles run with different REDASH_SECRET_KEY or REDASH_COOKIE_SECRET",
     what: "Compares REDASH_SECRET_KEY and REDASH_COOKIE_SECRET across the server, workers and \
            scheduler: their values where the files hold them, or whether each role sets them at \
@@ -23,17 +25,8 @@ static DOC: Documentation = Documentation {
 };
 
 impl Check for SecretKeyDiffersBetweenRoles {
-    fn code(&self) -> &'static str {
-        "secret-key-differs-between-roles"
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Error
-    }
-    fn documentation(&self) -> &'static Documentation {
-        &DOC
-    }
-    fn applies(&self, _hop: &HopContext<'_>) -> bool {
-        true
+    fn meta(&self) -> &'static CheckMeta {
+        &META
     }
     fn once_per_plan(&self) -> bool {
         true

@@ -2,11 +2,13 @@
 
 use semver::Version;
 
-use super::{CannotRun, Check, Documentation, HopContext, Report, Severity};
+use super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
 
 pub struct SecretKeyUnset;
 
-static DOC: Documentation = Documentation {
+static META: CheckMeta = CheckMeta {
+    code: "secret-key-unset",
+    severity: Severity::Warning,
     summary: "REDASH_SECRET_KEY is unset while the hop encrypts stored credentials",
     what: "On hops that cross 7.0.0 (data-source options get encrypted) or 10.0.0 (destination \
            options get encrypted), looks for REDASH_SECRET_KEY on every role.",
@@ -26,14 +28,8 @@ static DOC: Documentation = Documentation {
 };
 
 impl Check for SecretKeyUnset {
-    fn code(&self) -> &'static str {
-        "secret-key-unset"
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Warning
-    }
-    fn documentation(&self) -> &'static Documentation {
-        &DOC
+    fn meta(&self) -> &'static CheckMeta {
+        &META
     }
     fn applies(&self, hop: &HopContext<'_>) -> bool {
         hop.crosses(&Version::new(7, 0, 0)) || hop.crosses(&Version::new(10, 0, 0))

@@ -1,10 +1,12 @@
 //! `variable-removed`: a role sets a variable that the target release no longer reads.
 
-use super::{CannotRun, Check, Documentation, HopContext, Report, Severity};
+use super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
 
 pub struct VariableRemoved;
 
-static DOC: Documentation = Documentation {
+static META: CheckMeta = CheckMeta {
+    code: "variable-removed",
+    severity: Severity::Warning,
     summary: "a variable the target release no longer reads",
     what: "Compares each role's Redash variables with the variables the target release reads \
            (from its settings at that tag). A variable that an earlier release read and the \
@@ -21,17 +23,8 @@ static DOC: Documentation = Documentation {
 };
 
 impl Check for VariableRemoved {
-    fn code(&self) -> &'static str {
-        "variable-removed"
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Warning
-    }
-    fn documentation(&self) -> &'static Documentation {
-        &DOC
-    }
-    fn applies(&self, _hop: &HopContext<'_>) -> bool {
-        true
+    fn meta(&self) -> &'static CheckMeta {
+        &META
     }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
         let reads = |release: &crate::knowledge::model::Release, name: &str| {

@@ -1,13 +1,15 @@
 //! `workers-count-meaning-changed`: WORKERS_COUNT set on a worker while the hop moves from Celery
 //! to RQ.
 
-use super::{CannotRun, Check, Documentation, HopContext, Report, Severity};
+use super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
 use crate::inputs::RoleKind;
 use crate::knowledge::model::JobSystem;
 
 pub struct WorkersCountMeaningChanged;
 
-static DOC: Documentation = Documentation {
+static META: CheckMeta = CheckMeta {
+    code: "workers-count-meaning-changed",
+    severity: Severity::Warning,
     summary: "WORKERS_COUNT means processes on RQ, not Celery concurrency",
     what: "Looks for WORKERS_COUNT on worker roles when the hop moves from Celery to RQ.",
     why: "On Celery, WORKERS_COUNT is the concurrency of one worker process (`-c`); on RQ it is \
@@ -22,14 +24,8 @@ static DOC: Documentation = Documentation {
 };
 
 impl Check for WorkersCountMeaningChanged {
-    fn code(&self) -> &'static str {
-        "workers-count-meaning-changed"
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Warning
-    }
-    fn documentation(&self) -> &'static Documentation {
-        &DOC
+    fn meta(&self) -> &'static CheckMeta {
+        &META
     }
     fn applies(&self, hop: &HopContext<'_>) -> bool {
         hop.from.job_system == JobSystem::Celery && hop.to.job_system == JobSystem::Rq

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::support::{assert_golden, repo_root, stderr, stdout};
+use crate::support::{assert_golden, copy_tree, repo_root, stderr, stdout};
 
 /// Runs the binary in `dir`, so that paths in the output are the short relative ones.
 fn run_in(dir: &Path, args: &[&str]) -> Output {
@@ -518,7 +518,7 @@ fn every_check_is_documented_with_sources() {
             "{} registered twice",
             check.code()
         );
-        let doc = check.documentation();
+        let doc = check.meta();
         for (field, text) in [
             ("summary", doc.summary),
             ("what", doc.what),
@@ -561,19 +561,6 @@ fn a_multi_org_nginx_in_front_of_three_apps() {
         .replace("include snippets/multi-org-static.conf;", "");
     std::fs::write(&analytics, without).unwrap();
     assert_eq!(setup.codes(), vec!["multi-org-static-images".to_owned()]);
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 #[test]

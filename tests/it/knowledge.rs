@@ -6,7 +6,7 @@ use redash_upgrade::knowledge::{canonical_form, KnowledgeBase, KnowledgeError, O
 use semver::Version;
 use serde_json::Value;
 
-use crate::support::{assert_matches_file, repo_root};
+use crate::support::{assert_matches_file, copy_tree, repo_root};
 
 fn embedded() -> KnowledgeBase {
     KnowledgeBase::embedded().unwrap_or_else(|error| panic!("{error}"))
@@ -221,19 +221,6 @@ fn every_env_var_a_release_reads_is_documented_and_secrets_are_marked() {
         );
     }
     assert!(!knowledge.is_secret("QUEUES"));
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 fn broken_copy(edit: impl FnOnce(&Path)) -> Result<KnowledgeBase, KnowledgeError> {
