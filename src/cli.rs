@@ -58,9 +58,10 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// The release running now: 7, v7, 7.0.0, ...
-    #[arg(long, value_name = "VERSION")]
-    pub from: String,
+    /// The release running now: 7, v7, 7.0.0, ... (with --database-url: what detect finds, unless
+    /// the database alone cannot tell)
+    #[arg(long, value_name = "VERSION", required_unless_present = "database_url")]
+    pub from: Option<String>,
     /// The release to reach, or latest
     #[arg(long, value_name = "VERSION", default_value = "latest")]
     pub to: String,
@@ -91,6 +92,22 @@ pub struct CheckArgs {
     /// Drop a check's findings (repeatable)
     #[arg(long, value_name = "CODE")]
     pub allow: Vec<String>,
+    /// Also check the live metadata database (read-only), e.g. postgresql://user:password@host/db
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// The environment variable of this shell holding the deployment's REDASH_SECRET_KEY, to test
+    /// that stored credentials decrypt (default: the secret in --env-file)
+    #[arg(long, value_name = "NAME", requires = "database_url")]
+    pub secret_key_env: Option<String>,
+    /// Sample big tables instead of reading them in full (the report says so)
+    #[arg(long, requires = "database_url")]
+    pub quick: bool,
+    /// Cancel any statement running longer than this (500ms, 30s, 2min)
+    #[arg(long, value_name = "DURATION", default_value = "5min", value_parser = parse_duration)]
+    pub statement_timeout: Duration,
+    /// Give up on a lock held by someone else after this long, rather than queue behind it
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
     /// Output format
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
@@ -195,6 +212,16 @@ pub enum CliError {
     UnknownCheck(String),
     #[error("--ecs-desired-count {0}: no ECS container of that name")]
     UnknownContainer(String),
+    #[error("--secret-key-env {0}: no such variable in this environment")]
+    SecretVariableUnset(String),
+    #[error("give --from: {0}")]
+    FromNeeded(String),
+    #[error("--from {given} is {resolved}, but the database is at {found} (see `redash-upgrade detect`)")]
+    FromDisagrees {
+        given: String,
+        resolved: String,
+        found: String,
+    },
     #[error("failed to write the output: {0}")]
     Output(#[from] std::io::Error),
 }
@@ -259,7 +286,6 @@ fn run_check(
     args: &CheckArgs,
     rendered: &mut Vec<u8>,
 ) -> Result<i32, CliError> {
-    let plan = plan::plan(knowledge, &args.from, &args.to)?;
     let mut levels = Levels::default();
     for code in &args.deny {
         levels.set("--deny", code, Some(Severity::Error))?;
@@ -270,6 +296,149 @@ fn run_check(
     for code in &args.allow {
         levels.set("--allow", code, None)?;
     }
+    let deployment = read_deployment(args)?;
+    let mut inputs = deployment.files.clone();
+    let (hops, findings) = match &args.database_url {
+        None => {
+            let from = args
+                .from
+                .as_deref()
+                .expect("clap requires --from without --database-url");
+            let stops = stops_of(knowledge, from, &args.to)?;
+            let findings = checks::run_checks(knowledge, &stops, &deployment, None, &levels);
+            (hop_names(&stops), findings)
+        }
+        Some(url) => {
+            let url: DatabaseUrl = url.parse()?;
+            let secret = match &args.secret_key_env {
+                Some(name) => Some(
+                    std::env::var(name).map_err(|_| CliError::SecretVariableUnset(name.clone()))?,
+                ),
+                None => secret_from_files(&deployment),
+            };
+            let timeouts = Timeouts {
+                statement: args.statement_timeout,
+                lock: args.lock_timeout,
+                ..Timeouts::default()
+            };
+            let mut session = ReadOnlySession::connect(&url, timeouts)?;
+            inputs.push(url.redacted());
+            session.read(|transaction| -> Result<_, CliError> {
+                let detection = detect::detect_in(knowledge, transaction, url.redacted())?;
+                let from = from_of_database(knowledge, args.from.as_deref(), &detection)?;
+                let stops = stops_of(knowledge, &from, &args.to)?;
+                let database =
+                    checks::database::LiveDatabase::new(transaction, detection, secret, args.quick);
+                let findings =
+                    checks::run_checks(knowledge, &stops, &deployment, Some(&database), &levels);
+                Ok((hop_names(&stops), findings))
+            })?
+        }
+    };
+    if inputs.is_empty() {
+        inputs.push(
+            "no files (give --compose, --ecs-task-def, --env-file, --nginx or --database-url)"
+                .to_owned(),
+        );
+    }
+    match args.format {
+        PlanFormat::Text => checks::render::findings_text(rendered, &hops, &inputs, &findings)?,
+        PlanFormat::Markdown => checks::render::findings_markdown(rendered, &hops, &findings)?,
+        PlanFormat::Json => json_line(rendered, &checks::render::findings_json(&hops, &findings))?,
+    }
+    Ok(
+        if findings
+            .iter()
+            .any(|finding| finding.severity == Severity::Error)
+        {
+            exit::BLOCKING_FINDINGS
+        } else {
+            exit::SUCCESS
+        },
+    )
+}
+
+/// The releases the plan stops at, the starting one first.
+fn stops_of<'k>(
+    knowledge: &'k KnowledgeBase,
+    from: &str,
+    to: &str,
+) -> Result<Vec<&'k crate::knowledge::model::Release>, CliError> {
+    let plan = plan::plan(knowledge, from, to)?;
+    Ok(plan
+        .path()
+        .iter()
+        .filter_map(|version| {
+            knowledge
+                .releases
+                .iter()
+                .find(|release| &release.version.to_string() == version)
+        })
+        .collect())
+}
+
+fn hop_names(stops: &[&crate::knowledge::model::Release]) -> Vec<String> {
+    stops
+        .windows(2)
+        .map(|pair| format!("{}->{}", pair[0].version, pair[1].version))
+        .collect()
+}
+
+/// The release to plan from: `--from` when given (it must agree with the database), else the
+/// one release the database is at.
+fn from_of_database(
+    knowledge: &KnowledgeBase,
+    given: Option<&str>,
+    detection: &detect::Detection,
+) -> Result<String, CliError> {
+    let found: Vec<String> = detection
+        .candidates
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let found_text = match found.as_slice() {
+        [] => "no known release".to_owned(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    };
+    match given {
+        Some(given) => {
+            let resolved = plan::resolve(knowledge, given, "--from")?;
+            if !detection.candidates.is_empty() && !detection.candidates.contains(&resolved.version)
+            {
+                return Err(CliError::FromDisagrees {
+                    given: given.to_owned(),
+                    resolved: resolved.version.to_string(),
+                    found: found_text,
+                });
+            }
+            Ok(resolved.version.to_string())
+        }
+        None => match found.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(CliError::FromNeeded(
+                "the database matches no known release".into(),
+            )),
+            _ => Err(CliError::FromNeeded(format!(
+                "the database is at {found_text}, which it cannot tell apart"
+            ))),
+        },
+    }
+}
+
+/// The secret the deployment encrypts with, as its env files give it.
+fn secret_from_files(deployment: &Deployment) -> Option<String> {
+    ["REDASH_SECRET_KEY", "REDASH_COOKIE_SECRET"]
+        .iter()
+        .find_map(|name| {
+            deployment
+                .running_roles()
+                .find_map(|role| role.var(name)?.value.clone())
+                .filter(|value| !value.is_empty())
+        })
+}
+
+fn read_deployment(args: &CheckArgs) -> Result<Deployment, CliError> {
     let mut deployment = Deployment {
         host_memory_mib: args.host_memory,
         ..Deployment::default()
@@ -322,41 +491,7 @@ fn run_check(
         deployment.nginx = Some(inputs::nginx::read_nginx(path)?);
         deployment.files.push(path.display().to_string());
     }
-    let stops: Vec<&crate::knowledge::model::Release> = plan
-        .path()
-        .iter()
-        .filter_map(|version| {
-            knowledge
-                .releases
-                .iter()
-                .find(|release| &release.version.to_string() == version)
-        })
-        .collect();
-    let hops: Vec<String> = stops
-        .windows(2)
-        .map(|pair| format!("{}->{}", pair[0].version, pair[1].version))
-        .collect();
-    let findings = checks::run_checks(knowledge, &stops, &deployment, &levels);
-    let inputs = if deployment.files.is_empty() {
-        vec!["no files (give --compose, --ecs-task-def, --env-file or --nginx)".to_owned()]
-    } else {
-        deployment.files.clone()
-    };
-    match args.format {
-        PlanFormat::Text => checks::render::findings_text(rendered, &hops, &inputs, &findings)?,
-        PlanFormat::Markdown => checks::render::findings_markdown(rendered, &hops, &findings)?,
-        PlanFormat::Json => json_line(rendered, &checks::render::findings_json(&hops, &findings))?,
-    }
-    Ok(
-        if findings
-            .iter()
-            .any(|finding| finding.severity == Severity::Error)
-        {
-            exit::BLOCKING_FINDINGS
-        } else {
-            exit::SUCCESS
-        },
-    )
+    Ok(deployment)
 }
 
 fn json_line(out: &mut Vec<u8>, value: &serde_json::Value) -> std::io::Result<()> {

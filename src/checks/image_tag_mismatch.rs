@@ -69,6 +69,29 @@ impl Check for ImageTagMismatch {
                 Some(_) => {}
             }
         }
-        Ok(reports)
+        // A shared compose block gives many roles one image line: one finding per line.
+        let mut merged: Vec<Report> = Vec::new();
+        for report in reports {
+            match merged
+                .iter_mut()
+                .find(|seen| seen.location == report.location && report.location.is_some())
+            {
+                Some(seen) => {
+                    let role = report
+                        .message
+                        .split(' ')
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    let (head, tail) = seen
+                        .message
+                        .split_once(" runs ")
+                        .unwrap_or((&seen.message, ""));
+                    seen.message = format!("{head}, {role} run {tail}");
+                }
+                None => merged.push(report),
+            }
+        }
+        Ok(merged)
     }
 }

@@ -18,6 +18,9 @@ mod secret_key_unset;
 mod variable_removed;
 mod workers_count_meaning_changed;
 
+pub mod database;
+mod db;
+mod jsonb;
 pub mod render;
 
 use std::collections::BTreeMap;
@@ -87,13 +90,32 @@ pub struct HopContext<'a> {
     /// The transitions between consecutive releases that the hop crosses.
     pub transitions: Vec<&'a Transition>,
     pub deployment: &'a Deployment,
+    /// The live metadata database, when `--database-url` was given.
+    pub database: Option<&'a dyn database::Database>,
     /// Whether this is the plan's first hop (the files describe what runs before it).
     pub is_first: bool,
 }
 
-impl HopContext<'_> {
+impl<'a> HopContext<'a> {
     pub fn crosses(&self, release: &Version) -> bool {
         &self.from.version < release && release <= &self.to.version
+    }
+
+    /// The tables the hop's migrations rewrite or alter, from the knowledge base.
+    pub fn rewritten_tables(&self) -> Vec<&'a str> {
+        let mut tables: Vec<&str> = self
+            .knowledge
+            .releases
+            .iter()
+            .filter(|release| {
+                release.version > self.from.version && release.version <= self.to.version
+            })
+            .flat_map(|release| release.migrations.iter())
+            .flat_map(|revision| revision.rewrites_tables.iter().map(String::as_str))
+            .collect();
+        tables.sort_unstable();
+        tables.dedup();
+        tables
     }
 
     pub fn target_is_rq(&self) -> bool {
@@ -146,6 +168,18 @@ pub static CHECKS: &[&dyn Check] = &[
     &login_throttle_health_check::LoginThrottleHealthCheck,
     &multi_org_static_images::MultiOrgStaticImages,
     &image_tag_mismatch::ImageTagMismatch,
+    &db::alembic_stamp_problem::AlembicStampProblem,
+    &db::schema_drift::SchemaDrift,
+    &db::postgres_version_too_old::PostgresVersionTooOld,
+    &db::migration_privileges_missing::MigrationPrivilegesMissing,
+    &db::legacy_schedule_unconvertible::LegacyScheduleUnconvertible,
+    &db::json_invalid_for_jsonb::JsonInvalidForJsonb,
+    &db::user_details_will_be_lost::UserDetailsWillBeLost,
+    &db::profile_image_url_breaks_migration::ProfileImageUrlBreaksMigration,
+    &db::widget_position_not_integer::WidgetPositionNotInteger,
+    &db::queue_of_data_source_not_consumed::QueueOfDataSourceNotConsumed,
+    &db::secret_key_cannot_decrypt::SecretKeyCannotDecrypt,
+    &db::table_rewrite_size::TableRewriteSize,
 ];
 
 /// The code of findings about a check that could not run.
@@ -198,6 +232,7 @@ pub fn run_checks(
     knowledge: &KnowledgeBase,
     stops: &[&Release],
     deployment: &Deployment,
+    database: Option<&dyn database::Database>,
     levels: &Levels,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
@@ -211,6 +246,7 @@ pub fn run_checks(
             to,
             transitions: knowledge.transitions_between(&from.version, &to.version),
             deployment,
+            database,
         };
         let hop_name = format!("{}->{}", from.version, to.version);
         for check in CHECKS {
@@ -255,6 +291,42 @@ pub fn run_checks(
         }
     }
     findings
+}
+
+/// The queues the deployment's workers (and, on Celery, its scheduler) consume on the hop's
+/// target release; `None` when the files name no worker at all.
+pub(crate) fn consumed_queues(hop: &HopContext<'_>) -> Option<Vec<String>> {
+    use crate::inputs::RoleKind;
+    let deployment = hop.deployment;
+    if deployment.roles_of(RoleKind::Worker).next().is_none() {
+        return None;
+    }
+    let target = hop.to;
+    let mut consumers: Vec<_> = deployment.roles_of(RoleKind::Worker).collect();
+    if !hop.target_is_rq() {
+        // A Celery scheduler runs a worker on its QUEUES too.
+        consumers.extend(deployment.roles_of(RoleKind::Scheduler));
+    }
+    let mut consumed = Vec::new();
+    for role in consumers {
+        let defaults = if role.kind == RoleKind::Scheduler {
+            &target.queues.scheduler_default.queues
+        } else {
+            &target.queues.worker_default.queues
+        };
+        let listed = role
+            .var("QUEUES")
+            .and_then(|value| value.value.as_deref())
+            .map(queue_list);
+        // Unset and empty mean the same: `${QUEUES:-...}` on Celery, "all queues" on RQ.
+        match listed {
+            Some(list) if !list.is_empty() => consumed.extend(list),
+            _ => consumed.extend(defaults.iter().cloned()),
+        }
+    }
+    consumed.sort();
+    consumed.dedup();
+    Some(consumed)
 }
 
 /// The queues a QUEUES value names. RQ workers take them as arguments, each split on commas

@@ -1,7 +1,7 @@
 //! `queues-not-consumed`: every queue that receives jobs in the target release is consumed by
 //! some worker.
 
-use super::{queue_list, CannotRun, Check, CheckMeta, HopContext, Report, Severity};
+use super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
 use crate::inputs::RoleKind;
 
 pub struct QueuesNotConsumed;
@@ -44,27 +44,10 @@ impl Check for QueuesNotConsumed {
             ));
         }
         let target = hop.to;
-        let mut consumed: Vec<String> = Vec::new();
-        let mut consumers = workers.clone();
+        let consumed = super::consumed_queues(hop).unwrap_or_default();
+        let mut consumers: Vec<_> = workers.clone();
         if !hop.target_is_rq() {
-            // A Celery scheduler runs a worker on its QUEUES too.
             consumers.extend(deployment.roles_of(RoleKind::Scheduler));
-        }
-        for role in &consumers {
-            let defaults = if role.kind == RoleKind::Scheduler {
-                target.queues.scheduler_default.queues.clone()
-            } else {
-                target.queues.worker_default.queues.clone()
-            };
-            let listed = role
-                .var("QUEUES")
-                .and_then(|value| value.value.as_deref())
-                .map(queue_list);
-            // Unset and empty mean the same: `${QUEUES:-...}` on Celery, "all queues" on RQ.
-            match listed {
-                Some(list) if !list.is_empty() => consumed.extend(list),
-                _ => consumed.extend(defaults),
-            }
         }
         let mut receiving: Vec<String> = Vec::new();
         for queue in &target.queues.receiving_jobs {
@@ -113,10 +96,7 @@ impl Check for QueuesNotConsumed {
                 if consumed.is_empty() {
                     "nothing".to_owned()
                 } else {
-                    let mut unique = consumed.clone();
-                    unique.sort();
-                    unique.dedup();
-                    unique.join(", ")
+                    consumed.join(", ")
                 }
             )
         };

@@ -117,10 +117,10 @@ impl ReadOnlySession {
     }
 
     /// Runs `work` inside one read-only repeatable-read transaction, which is rolled back after.
-    pub fn read<T>(
+    pub fn read<T, E: From<DbError>>(
         &mut self,
-        work: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, DbError>,
-    ) -> Result<T, DbError> {
+        work: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut transaction = self
             .client
             .build_transaction()

@@ -68,6 +68,8 @@ pub struct Detection {
     pub variance: Vec<Variance>,
     pub server: ServerFacts,
     pub orgs: Option<i64>,
+    /// What the database holds, for the checks that depend on a column's type.
+    pub catalog: Catalog,
 }
 
 impl Detection {
@@ -111,39 +113,17 @@ pub fn detect(
     session: &mut ReadOnlySession,
     database: String,
 ) -> Result<Detection, DetectError> {
-    let observed = session.read(|transaction| {
-        let catalog = read_catalog(transaction)?;
-        let server = read_server_facts(transaction)?;
-        let revisions = match catalog.table("alembic_version") {
-            None => None,
-            Some(_) => Some(
-                transaction
-                    .query(
-                        "SELECT version_num::text FROM alembic_version ORDER BY 1",
-                        &[],
-                    )
-                    .map_err(|error| DbError::query("read alembic_version", &error))?
-                    .into_iter()
-                    .map(|row| row.get(0))
-                    .collect(),
-            ),
-        };
-        let orgs = match catalog.table("organizations") {
-            None => None,
-            Some(_) => Some(
-                transaction
-                    .query_one("SELECT count(*) FROM organizations", &[])
-                    .map_err(|error| DbError::query("count the organizations", &error))?
-                    .get(0),
-            ),
-        };
-        Ok(Observed {
-            revisions,
-            catalog,
-            server,
-            orgs,
-        })
-    })?;
+    session.read(|transaction| detect_in(knowledge, transaction, database))
+}
+
+/// As [`detect`], inside a read-only transaction the caller holds (the database checks run in
+/// the same one, so they see the same instant).
+pub fn detect_in(
+    knowledge: &KnowledgeBase,
+    transaction: &mut postgres::Transaction<'_>,
+    database: String,
+) -> Result<Detection, DetectError> {
+    let observed = observe(transaction)?;
     // Half of the oldest schema's tables, or a stamp, before calling it Redash at all.
     let oldest = &knowledge.schemas[0];
     let found = oldest
@@ -161,8 +141,43 @@ pub fn detect(
     Ok(judge(knowledge, observed, database))
 }
 
+fn observe(transaction: &mut postgres::Transaction<'_>) -> Result<Observed, DbError> {
+    let catalog = read_catalog(transaction)?;
+    let server = read_server_facts(transaction)?;
+    let revisions = match catalog.table("alembic_version") {
+        None => None,
+        Some(_) => Some(
+            transaction
+                .query(
+                    "SELECT version_num::text FROM alembic_version ORDER BY 1",
+                    &[],
+                )
+                .map_err(|error| DbError::query("read alembic_version", &error))?
+                .into_iter()
+                .map(|row| row.get(0))
+                .collect(),
+        ),
+    };
+    let orgs = match catalog.table("organizations") {
+        None => None,
+        Some(_) => Some(
+            transaction
+                .query_one("SELECT count(*) FROM organizations", &[])
+                .map_err(|error| DbError::query("count the organizations", &error))?
+                .get(0),
+        ),
+    };
+    Ok(Observed {
+        revisions,
+        catalog,
+        server,
+        orgs,
+    })
+}
+
 fn judge(knowledge: &KnowledgeBase, observed: Observed, database: String) -> Detection {
     let revisions = observed.revisions.clone().unwrap_or_default();
+    let catalog = observed.catalog.clone();
     let shipped_in = |revision: &str| {
         knowledge
             .releases
@@ -249,5 +264,6 @@ fn judge(knowledge: &KnowledgeBase, observed: Observed, database: String) -> Det
         variance: variance.clone(),
         server: observed.server,
         orgs: observed.orgs,
+        catalog,
     }
 }

@@ -47,3 +47,28 @@ pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
     lines.push(line);
     lines
 }
+
+/// Whether to draw progress bars on stderr: only for a person watching a terminal, never in CI
+/// (where the bar's redraws fill the log) and never when stderr is redirected.
+pub fn show_progress(stderr_is_terminal: bool, in_ci: bool) -> bool {
+    stderr_is_terminal && !in_ci
+}
+
+/// [`show_progress`] for this process.
+pub fn progress_wanted() -> bool {
+    use std::io::IsTerminal;
+    show_progress(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("CI").is_some_and(|value| !value.is_empty() && value != "false"),
+    )
+}
+
+#[cfg(test)]
+mod progress_tests {
+    #[test]
+    fn bars_only_on_a_terminal_outside_ci() {
+        assert!(super::show_progress(true, false));
+        assert!(!super::show_progress(true, true));
+        assert!(!super::show_progress(false, false));
+    }
+}

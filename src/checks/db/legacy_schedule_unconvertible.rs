@@ -1,0 +1,61 @@
+//! `legacy-schedule-unconvertible`: legacy `queries.schedule` strings the 7.0 migration cannot
+//! turn into a schedule.
+
+use semver::Version;
+
+use super::super::database::name_rows;
+use super::super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
+
+pub struct LegacyScheduleUnconvertible;
+
+static META: CheckMeta = CheckMeta {
+    code: "legacy-schedule-unconvertible",
+    severity: Severity::Error,
+    summary: "legacy schedule strings that migration 640888ce445d cannot convert",
+    what: "Before 7.0.0 `queries.schedule` is a string: interval seconds (`3600`) or a daily time \
+           (`14:30`). On hops crossing 7.0.0, lists queries whose schedule is neither.",
+    why: "640888ce445d turns a value with `:` into a daily schedule and anything else into the \
+          interval. 7.0.0's copy stores other text as the interval, and the scheduler never runs \
+          that query again; later copies call int() on it and the whole hop fails with \
+          ValueError.",
+    fix: "Before the hop, set those queries' schedule to seconds or HH:MM, or to NULL (no \
+          refresh): UPDATE queries SET schedule = NULL WHERE id IN (...).",
+    references: &[
+        "v7.0.0:migrations/versions/640888ce445d_.py",
+        "v10.1.0:migrations/versions/640888ce445d_.py",
+    ],
+};
+
+impl Check for LegacyScheduleUnconvertible {
+    fn meta(&self) -> &'static CheckMeta {
+        &META
+    }
+    fn applies(&self, hop: &HopContext<'_>) -> bool {
+        hop.crosses(&Version::new(7, 0, 0))
+            && super::column_type(hop, "queries", "schedule")
+                .is_some_and(|sql_type| sql_type.starts_with("character varying"))
+    }
+    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
+        let rows = super::database(hop).expect("applies").query(
+            "read legacy schedules",
+            "SELECT id::bigint FROM queries \
+             WHERE schedule IS NOT NULL \
+               AND schedule !~ '^[0-9]+$' AND schedule !~ '^[0-9]{1,2}:[0-9]{2}$' \
+             ORDER BY id",
+            &[],
+        )?;
+        let ids: Vec<i64> = rows.iter().map(|row| row.get(0)).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(vec![Report {
+            message: format!(
+                "queries with a schedule that is neither seconds nor HH:MM: {}",
+                name_rows(&ids, ids.len())
+            ),
+            location: None,
+            help: "Fix each schedule to seconds or HH:MM, or set it to NULL, before the hop."
+                .into(),
+        }])
+    }
+}

@@ -1,0 +1,79 @@
+//! `migration-privileges-missing`: the connected role cannot run the hop's migrations.
+
+use super::super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
+
+pub struct MigrationPrivilegesMissing;
+
+static META: CheckMeta = CheckMeta {
+    code: "migration-privileges-missing",
+    severity: Severity::Warning,
+    summary: "the role does not own the tables the hop alters, or cannot create in the schema",
+    what: "For the tables the hop's migrations alter, checks that the connected role owns them \
+           (or is a member of their owner), and that it may CREATE in the schema. It checks the \
+           role this run connected as: run it with the role the migration will use.",
+    why: "ALTER TABLE needs ownership and new tables and indexes need CREATE; a migration that \
+          stops half-way on `must be owner of table` leaves the hop to be rolled back. \
+          Databases restored from another server, or set up with a separate migration role, hit \
+          this.",
+    fix: "Run the migration as the owner (`ALTER TABLE ... OWNER TO redash` for each table, or \
+          grant the owner role to the migrating role), and GRANT CREATE ON SCHEMA to it.",
+    references: &["https://www.postgresql.org/docs/current/sql-altertable.html"],
+};
+
+impl Check for MigrationPrivilegesMissing {
+    fn meta(&self) -> &'static CheckMeta {
+        &META
+    }
+    fn applies(&self, hop: &HopContext<'_>) -> bool {
+        hop.database.is_some() && !hop.rewritten_tables().is_empty()
+    }
+    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
+        let database = super::database(hop).expect("applies");
+        let tables: Vec<String> = hop
+            .rewritten_tables()
+            .iter()
+            .map(|table| table.to_string())
+            .collect();
+        let rows = database.query(
+            "read table owners",
+            "SELECT c.relname::text, pg_get_userbyid(c.relowner)::text, \
+                    pg_has_role(current_user, c.relowner, 'MEMBER'), current_user::text, \
+                    has_schema_privilege(current_schema(), 'CREATE') \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND c.relname = ANY($1) \
+             ORDER BY 1",
+            &[&tables],
+        )?;
+        let mut reports = Vec::new();
+        let not_owned: Vec<String> = rows
+            .iter()
+            .filter(|row| !row.get::<_, bool>(2))
+            .map(|row| {
+                format!(
+                    "{} (owner {})",
+                    row.get::<_, String>(0),
+                    row.get::<_, String>(1)
+                )
+            })
+            .collect();
+        let role = rows
+            .first()
+            .map(|row| row.get::<_, String>(3))
+            .unwrap_or_default();
+        if !not_owned.is_empty() {
+            reports.push(Report {
+                message: format!("role {role} does not own {} that {} alters", not_owned.join(", "), hop.to.version),
+                location: None,
+                help: "Run the migration as the tables' owner, or make the migrating role a member of it.".into(),
+            });
+        }
+        if rows.first().is_some_and(|row| !row.get::<_, bool>(4)) {
+            reports.push(Report {
+                message: format!("role {role} may not CREATE in the schema"),
+                location: None,
+                help: "GRANT CREATE ON SCHEMA to the role the migration runs as.".into(),
+            });
+        }
+        Ok(reports)
+    }
+}

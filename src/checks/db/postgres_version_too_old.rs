@@ -1,0 +1,73 @@
+//! `postgres-version-too-old`: the server is older than the target release supports.
+
+use super::super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
+
+pub struct PostgresVersionTooOld;
+
+static META: CheckMeta = CheckMeta {
+    code: "postgres-version-too-old",
+    severity: Severity::Error,
+    summary: "the PostgreSQL server is older than the target release needs",
+    what: "Compares the server's version with the minimum the knowledge base gives for the \
+           target release (with its source: what upstream ran, and what its libraries require).",
+    why: "From 25.1.0 Redash uses SQLAlchemy-Searchable 1.2, which needs PostgreSQL 9.6; a migration \
+          was reported failing with a syntax error on 9.6-era servers. Upgrading PostgreSQL is a \
+          project of its own and must come before the Redash hop, not during it.",
+    fix: "Upgrade PostgreSQL first (pg_upgrade or dump and restore into a newer server), then \
+          run the Redash hop.",
+    references: &["v25.1.0:pyproject.toml"],
+};
+
+/// `9.6` -> 90600, `15` -> 150000, as `server_version_num` counts.
+fn version_number(text: &str) -> Option<i32> {
+    let mut parts = text.split('.');
+    let major: i32 = parts.next()?.trim().parse().ok()?;
+    let minor: i32 = parts
+        .next()
+        .map_or(Some(0), |part| part.trim().parse().ok())?;
+    Some(if major >= 10 {
+        major * 10_000
+    } else {
+        major * 10_000 + minor * 100
+    })
+}
+
+impl Check for PostgresVersionTooOld {
+    fn meta(&self) -> &'static CheckMeta {
+        &META
+    }
+    fn applies(&self, hop: &HopContext<'_>) -> bool {
+        hop.database.is_some()
+    }
+    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
+        let server = &super::database(hop).expect("applies").detection().server;
+        let minimum = &hop.to.postgresql_minimum.version;
+        let Some(needed) = version_number(minimum) else {
+            return Err(CannotRun(format!(
+                "cannot read the minimum version {minimum:?}"
+            )));
+        };
+        if server.server_version_num >= needed {
+            return Ok(Vec::new());
+        }
+        Ok(vec![Report {
+            message: format!(
+                "the server runs PostgreSQL {}; {} needs {minimum} or newer",
+                server.server_version, hop.to.version
+            ),
+            location: None,
+            help: format!("Upgrade PostgreSQL to {minimum} or newer before this hop."),
+        }])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versions_count_like_the_server() {
+        assert_eq!(super::version_number("9.6"), Some(90_600));
+        assert_eq!(super::version_number("9.5"), Some(90_500));
+        assert_eq!(super::version_number("15"), Some(150_000));
+        assert_eq!(super::version_number("x"), None);
+    }
+}

@@ -1,0 +1,51 @@
+//! `profile-image-url-breaks-migration`: profile image URLs that make migration fd4fc850d7ea fail.
+
+use semver::Version;
+
+use super::super::database::name_rows;
+use super::super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
+
+pub struct ProfileImageUrlBreaksMigration;
+
+static META: CheckMeta = CheckMeta {
+    code: "profile-image-url-breaks-migration",
+    severity: Severity::Error,
+    summary: "profile image URLs with a quote or backslash abort migration fd4fc850d7ea",
+    what:
+        "On hops crossing 25.1.0, lists users whose profile_image_url contains a double quote or \
+           a backslash.",
+    why: "fd4fc850d7ea builds JSON by pasting the URL between double quotes and casts it to \
+          jsonb; a quote or backslash in the URL makes invalid JSON, the cast fails and the whole \
+          hop rolls back.",
+    fix: "Percent-encode or clear those URLs before the hop.",
+    references: &["v25.1.0:migrations/versions/fd4fc850d7ea_.py:33"],
+};
+
+impl Check for ProfileImageUrlBreaksMigration {
+    fn meta(&self) -> &'static CheckMeta {
+        &META
+    }
+    fn applies(&self, hop: &HopContext<'_>) -> bool {
+        hop.crosses(&Version::new(25, 1, 0)) && super::has_column(hop, "users", "profile_image_url")
+    }
+    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
+        let rows = super::database(hop).expect("applies").query(
+            "read profile image URLs",
+            "SELECT id::bigint FROM users WHERE strpos(profile_image_url, '\"') > 0 \
+             OR strpos(profile_image_url, E'\\\\') > 0 ORDER BY id",
+            &[],
+        )?;
+        let ids: Vec<i64> = rows.iter().map(|row| row.get(0)).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(vec![Report {
+            message: format!(
+                "profile_image_url with a quote or backslash: {}",
+                name_rows(&ids, ids.len())
+            ),
+            location: None,
+            help: "Percent-encode or clear these URLs before the hop.".into(),
+        }])
+    }
+}

@@ -1,0 +1,56 @@
+//! `user-details-will-be-lost`: users whose `details` migration fd4fc850d7ea sets to NULL.
+
+use semver::Version;
+
+use super::super::database::name_rows;
+use super::super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
+
+pub struct UserDetailsWillBeLost;
+
+static META: CheckMeta = CheckMeta {
+    code: "user-details-will-be-lost",
+    severity: Severity::Warning,
+    summary: "users whose details migration fd4fc850d7ea replaces with NULL",
+    what: "On hops crossing 25.1.0, lists users whose profile_image_url is NULL.",
+    why: "fd4fc850d7ea moves profile_image_url into details by concatenating JSON text; with a \
+          NULL URL the concatenation is NULL and so becomes details, losing active_at and the \
+          invitation-pending flag (invited users can then no longer accept their invitation).",
+    fix: "Before the hop, give those users a profile_image_url (the gravatar URL Redash would \
+          use), or save their details and write them back after the hop.",
+    references: &["v25.1.0:migrations/versions/fd4fc850d7ea_.py:33"],
+};
+
+impl Check for UserDetailsWillBeLost {
+    fn meta(&self) -> &'static CheckMeta {
+        &META
+    }
+    fn applies(&self, hop: &HopContext<'_>) -> bool {
+        hop.crosses(&Version::new(25, 1, 0)) && super::has_column(hop, "users", "profile_image_url")
+    }
+    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
+        let has_details = super::has_column(hop, "users", "details");
+        let sql = if has_details {
+            "SELECT id::bigint FROM users WHERE profile_image_url IS NULL \
+             AND details IS NOT NULL AND details::text NOT IN ('{}', 'null') ORDER BY id"
+        } else {
+            "SELECT id::bigint FROM users WHERE profile_image_url IS NULL ORDER BY id"
+        };
+        let rows = super::database(hop)
+            .expect("applies")
+            .query("read users", sql, &[])?;
+        let ids: Vec<i64> = rows.iter().map(|row| row.get(0)).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(vec![Report {
+            message: format!(
+                "users without profile_image_url lose their details in {}: {}",
+                hop.to.version,
+                name_rows(&ids, ids.len())
+            ),
+            location: None,
+            help: "Set profile_image_url for them before the hop, or restore details afterwards."
+                .into(),
+        }])
+    }
+}

@@ -1,0 +1,81 @@
+//! `widget-position-not-integer`: widgets the 25.8 twelve-column migration cannot resize.
+
+use semver::Version;
+
+use super::super::database::{copy_field, copy_fields, name_rows};
+use super::super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
+
+pub struct WidgetPositionNotInteger;
+
+static META: CheckMeta = CheckMeta {
+    code: "widget-position-not-integer",
+    severity: Severity::Error,
+    summary: "widgets whose position.col or sizeX migration db0aca1ebd32 cannot double",
+    what: "On hops crossing 25.8.0, reads widgets.options and lists widgets whose position has no \
+           col or sizeX, or one that is not an integer (1.5, \"\", null).",
+    why: "db0aca1ebd32 doubles both values with `(options->'position'->>'col')::int * 2`: a value \
+          that is not an integer fails the cast, and a missing one turns options into NULL, \
+          which the NOT NULL column refuses. Either aborts the hop.",
+    fix: "Give those widgets integer positions before the hop (re-save their dashboards, or set \
+          col and sizeX in options), or delete widgets of deleted dashboards.",
+    references: &["v25.8.0:migrations/versions/db0aca1ebd32_12_column_dashboard_layout.py"],
+};
+
+/// Whether `value` survives PostgreSQL's `(value ->> '')::int`.
+fn casts_to_int(value: Option<&serde_json::Value>) -> bool {
+    match value {
+        Some(serde_json::Value::Number(number)) => {
+            number.as_i64().is_some_and(|n| i32::try_from(n).is_ok())
+        }
+        Some(serde_json::Value::String(text)) => text.trim().parse::<i32>().is_ok(),
+        _ => false,
+    }
+}
+
+impl Check for WidgetPositionNotInteger {
+    fn meta(&self) -> &'static CheckMeta {
+        &META
+    }
+    fn applies(&self, hop: &HopContext<'_>) -> bool {
+        hop.crosses(&Version::new(25, 8, 0)) && super::has_column(hop, "widgets", "options")
+    }
+    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
+        let mut ids = Vec::new();
+        super::database(hop).expect("applies").copy_out(
+            "read widgets",
+            "SELECT id::bigint, options::text FROM widgets ORDER BY id",
+            &mut |row| {
+                let fields = copy_fields(row);
+                let (Some(id), Some(text)) = (
+                    fields.first().and_then(|raw| copy_field(raw)),
+                    fields.get(1).and_then(|raw| copy_field(raw)),
+                ) else {
+                    return;
+                };
+                // Text that is not JSON at all is json-invalid-for-jsonb's finding.
+                let Ok(options) = serde_json::from_slice::<serde_json::Value>(&text) else {
+                    return;
+                };
+                let position = options.get("position");
+                let fine = casts_to_int(position.and_then(|p| p.get("col")))
+                    && casts_to_int(position.and_then(|p| p.get("sizeX")));
+                if !fine {
+                    if let Some(id) = std::str::from_utf8(&id).ok().and_then(|id| id.parse().ok()) {
+                        ids.push(id);
+                    }
+                }
+            },
+        )?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(vec![Report {
+            message: format!(
+                "widgets without integer position.col and sizeX: {}",
+                name_rows(&ids, ids.len())
+            ),
+            location: None,
+            help: "Set integer col and sizeX in these widgets' options before the hop.".into(),
+        }])
+    }
+}
