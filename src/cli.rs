@@ -47,7 +47,7 @@ pub enum Command {
     Detect(DetectArgs),
     /// Check a deployment's configuration against every hop of the plan
     #[command(after_help = exit::CHECK_TABLE)]
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Print what a check looks at, why it matters and how to fix it
     #[command(after_help = exit::TABLE)]
     Explain(ExplainArgs),

@@ -298,9 +298,7 @@ pub fn run_checks(
 pub(crate) fn consumed_queues(hop: &HopContext<'_>) -> Option<Vec<String>> {
     use crate::inputs::RoleKind;
     let deployment = hop.deployment;
-    if deployment.roles_of(RoleKind::Worker).next().is_none() {
-        return None;
-    }
+    deployment.roles_of(RoleKind::Worker).next()?;
     let target = hop.to;
     let mut consumers: Vec<_> = deployment.roles_of(RoleKind::Worker).collect();
     if !hop.target_is_rq() {

@@ -352,7 +352,9 @@ fn the_session_is_named_read_only_repeatable_read_and_bounded() {
                     &[],
                 )
                 .unwrap();
-            Ok((0..5).map(|index| row.get::<_, String>(index)).collect::<Vec<_>>())
+            Ok::<_, redash_upgrade::db::DbError>(
+                (0..5).map(|index| row.get::<_, String>(index)).collect::<Vec<_>>(),
+            )
         })
         .unwrap();
     assert_eq!(
