@@ -21,6 +21,11 @@ mod workers_count_meaning_changed;
 pub mod database;
 mod db;
 mod jsonb;
+
+/// Whether PostgreSQL's jsonb input accepts `text` (the rule `json-invalid-for-jsonb` applies).
+pub fn jsonb_accepts(text: &[u8]) -> bool {
+    jsonb::check_jsonb(text).is_ok()
+}
 pub mod render;
 
 use std::collections::BTreeMap;

@@ -271,7 +271,9 @@ fn every_registered_check_has_a_case() {
     for line in listed.lines() {
         let code = line.split_whitespace().next().unwrap();
         assert!(
-            covered.contains(&code) || code == "secret-in-plain-environment",
+            covered.contains(&code)
+                || code == "secret-in-plain-environment"
+                || crate::db_checks::COVERED.contains(&code),
             "{code} has no firing case in check.rs"
         );
         assert!(

@@ -32,6 +32,10 @@ fn version_number(text: &str) -> Option<i32> {
     })
 }
 
+fn too_old(server_version_num: i32, needed: i32) -> bool {
+    server_version_num < needed
+}
+
 impl Check for PostgresVersionTooOld {
     fn meta(&self) -> &'static CheckMeta {
         &META
@@ -47,7 +51,7 @@ impl Check for PostgresVersionTooOld {
                 "cannot read the minimum version {minimum:?}"
             )));
         };
-        if server.server_version_num >= needed {
+        if !too_old(server.server_version_num, needed) {
             return Ok(Vec::new());
         }
         Ok(vec![Report {
@@ -69,5 +73,12 @@ mod tests {
         assert_eq!(super::version_number("9.5"), Some(90_500));
         assert_eq!(super::version_number("15"), Some(150_000));
         assert_eq!(super::version_number("x"), None);
+    }
+
+    #[test]
+    fn older_servers_are_too_old_and_equal_ones_are_not() {
+        assert!(super::too_old(90_513, 90_600));
+        assert!(!super::too_old(90_600, 90_600));
+        assert!(!super::too_old(150_018, 90_600));
     }
 }
