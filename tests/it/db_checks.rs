@@ -476,3 +476,64 @@ fn a_locked_table_makes_the_run_give_up_cleanly_not_hang() {
     assert!(message.contains("lock timeout"), "{message}");
     assert_eq!(message.lines().count(), 1, "{message}");
 }
+
+#[test]
+fn quick_mode_samples_big_tables_and_says_so() {
+    let db = fixture_db("10.1.0");
+    db.execute(
+        "INSERT INTO events (org_id, user_id, action, object_type, object_id, additional_properties, created_at) \
+         SELECT 1, 1, 'view', 'query', (g % 100)::text, '{\"ip\": \"10.0.0.1\"}', now() \
+         FROM generate_series(1, 150000) AS g; ANALYZE events;",
+    );
+    let args = ["--from", "10.1", "--to", "latest"];
+    let (_, full) = check(&db.tcp_url(), &args);
+    assert_eq!(
+        messages(&full, "json-invalid-for-jsonb"),
+        Vec::<String>::new()
+    );
+    let (_, quick) = check(&db.tcp_url(), &[&args[..], &["--quick"]].concat());
+    let sampled = messages(&quick, "json-invalid-for-jsonb");
+    assert_eq!(sampled.len(), 1, "{sampled:?}");
+    assert!(
+        sampled[0].starts_with("events.additional_properties: checked a sample of"),
+        "{sampled:?}"
+    );
+}
+
+#[test]
+fn every_release_fixture_has_no_database_error() {
+    let cases = [
+        ("4.0.2", "4"),
+        ("5.0.2", "5"),
+        ("6.0.0", "6"),
+        ("7.0.0", "7"),
+        ("8.0.0", "8"),
+        ("10.1.0", "10.1"),
+        ("25.1.0", "25.1"),
+        ("25.8.0", "25.8"),
+    ];
+    for (version, from) in cases {
+        let db = fixture_db(version);
+        let (_, report) = check(
+            &db.tcp_url(),
+            &[
+                "--from",
+                from,
+                "--to",
+                "latest",
+                "--secret-key-env",
+                "FIXTURE_KEY",
+            ],
+        );
+        let errors: Vec<&Value> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|finding| {
+                finding["severity"] == "error"
+                    && COVERED.contains(&finding["code"].as_str().unwrap())
+            })
+            .collect();
+        assert!(errors.is_empty(), "{version}: {errors:?}");
+    }
+}

@@ -64,7 +64,9 @@ impl Check for JsonInvalidForJsonb {
             })
     }
     fn severity_of(&self, _hop: &HopContext<'_>, report: &Report) -> Severity {
-        if report.message.contains("can only be checked once") {
+        if report.message.contains("can only be checked once")
+            || report.message.contains("none refused")
+        {
             Severity::Info
         } else {
             Severity::Error
@@ -121,6 +123,16 @@ impl Check for JsonInvalidForJsonb {
                 estimate,
             )?;
             if bad.is_empty() {
+                if sampled {
+                    reports.push(Report {
+                        message: format!(
+                            "{table}.{column}: checked a sample of {rows} of ~{} rows (--quick), none refused",
+                            estimate.unwrap_or(0.0) as u64
+                        ),
+                        location: None,
+                        help: "Run without --quick for a full pass before the hop.".into(),
+                    });
+                }
                 continue;
             }
             let mut ids: Vec<i64> = bad.iter().map(|(id, _)| *id).collect();

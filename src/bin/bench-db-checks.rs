@@ -1,0 +1,144 @@
+//! Benchmark: the full set of database checks on the large fixture, next to a plain COPY of the
+//! same tables. Starts its own throwaway PostgreSQL (like the tests) and prints figures.
+//!
+//!     cargo run --release --bin bench-db-checks [-- --runs 5]
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use redash_upgrade::checks::{self, database::LiveDatabase, Levels};
+use redash_upgrade::db::{DatabaseUrl, ReadOnlySession, Timeouts};
+use redash_upgrade::detect;
+use redash_upgrade::inputs::Deployment;
+use redash_upgrade::knowledge::KnowledgeBase;
+use redash_upgrade::testbed::{self, PgServer, Scale, FIXTURE_SECRET_KEY};
+use semver::Version;
+
+/// The tables the 25.1 hop's checks read in full.
+const TABLES: [&str; 9] = [
+    "queries",
+    "events",
+    "organizations",
+    "alerts",
+    "dashboards",
+    "changes",
+    "visualizations",
+    "widgets",
+    "users",
+];
+
+fn main() -> anyhow::Result<()> {
+    let runs: usize = std::env::args()
+        .skip_while(|arg| arg != "--runs")
+        .nth(1)
+        .map(|value| value.parse())
+        .transpose()
+        .context("--runs takes a number")?
+        .unwrap_or(3);
+    let mut err = std::io::stderr();
+    let knowledge = KnowledgeBase::embedded()?;
+    let server = PgServer::start()?;
+    server.create_database("large", None)?;
+    let started = Instant::now();
+    {
+        let mut client = server.connect("large")?;
+        testbed::load_release(
+            &mut client,
+            &knowledge,
+            &Version::new(10, 1, 0),
+            Scale::Large,
+        )?;
+    }
+    writeln!(
+        err,
+        "loaded the large 10.1.0 fixture in {:.1} s",
+        started.elapsed().as_secs_f64()
+    )?;
+
+    let url: DatabaseUrl = server.tcp_url("large").parse()?;
+    let stops: Vec<_> = ["10.1.0", "25.8.0", "26.3.0"]
+        .iter()
+        .map(|version| {
+            knowledge
+                .release(&Version::parse(version).expect("valid"))
+                .expect("known")
+        })
+        .collect();
+    let deployment = Deployment::default();
+    let mut check_times = Vec::new();
+    let mut findings = 0;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let mut session = ReadOnlySession::connect(&url, Timeouts::default())?;
+        findings = session.read(|transaction| -> anyhow::Result<usize> {
+            let detection = detect::detect_in(&knowledge, transaction, url.redacted())?;
+            let database = LiveDatabase::new(
+                transaction,
+                detection,
+                Some(FIXTURE_SECRET_KEY.into()),
+                false,
+            );
+            Ok(checks::run_checks(
+                &knowledge,
+                &stops,
+                &deployment,
+                Some(&database),
+                &Levels::default(),
+            )
+            .len())
+        })?;
+        check_times.push(started.elapsed());
+    }
+
+    let mut copy_times = Vec::new();
+    let mut copied_bytes = 0u64;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let mut client = server.connect("large")?;
+        copied_bytes = 0;
+        for table in TABLES {
+            let mut reader = client.copy_out(&format!("COPY {table} TO STDOUT"))?;
+            let mut buffer = vec![0u8; 1 << 16];
+            loop {
+                let read = reader.read(&mut buffer)?;
+                if read == 0 {
+                    break;
+                }
+                copied_bytes += read as u64;
+            }
+        }
+        copy_times.push(started.elapsed());
+    }
+
+    let median = |times: &mut Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let checks = median(&mut check_times);
+    let copy = median(&mut copy_times);
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "large 10.1.0 fixture, plan 10.1.0 -> 26.3.0, median of {runs} runs, {} cores",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    )?;
+    writeln!(
+        out,
+        "  full database checks (detect + {findings} findings): {:>8.3} s",
+        checks.as_secs_f64()
+    )?;
+    writeln!(
+        out,
+        "  plain COPY of the same {} tables ({:.1} MiB):  {:>8.3} s",
+        TABLES.len(),
+        copied_bytes as f64 / 1048576.0,
+        copy.as_secs_f64()
+    )?;
+    writeln!(
+        out,
+        "  checks / COPY: {:.2}x",
+        checks.as_secs_f64() / copy.as_secs_f64()
+    )?;
+    Ok(())
+}
