@@ -182,6 +182,7 @@ pub static CHECKS: &[&dyn Check] = &[
     &db::user_details_will_be_lost::UserDetailsWillBeLost,
     &db::profile_image_url_breaks_migration::ProfileImageUrlBreaksMigration,
     &db::widget_position_not_integer::WidgetPositionNotInteger,
+    &db::query_runner_not_registered::QueryRunnerNotRegistered,
     &db::queue_of_data_source_not_consumed::QueueOfDataSourceNotConsumed,
     &db::secret_key_cannot_decrypt::SecretKeyCannotDecrypt,
     &db::table_rewrite_size::TableRewriteSize,

@@ -86,6 +86,29 @@ pub struct ModuleList {
     pub query_runners: Vec<String>,
     pub destinations: Vec<String>,
     pub source: Source,
+    /// The data-source types each query-runner module registers (`redash.query_runner.pg` ->
+    /// `pg`; a module may register several, or none).
+    pub runner_types: Vec<RunnerTypes>,
+    /// The runner modules enabled when REDASH_ENABLED_QUERY_RUNNERS is unset.
+    pub default_enabled_runners: Vec<String>,
+    pub default_enabled_source: Source,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerTypes {
+    pub module: String,
+    pub types: Vec<String>,
+}
+
+impl ModuleList {
+    /// The data-source types the given runner modules register in this release.
+    pub fn types_of<'a>(&'a self, modules: &'a [String]) -> impl Iterator<Item = &'a str> + 'a {
+        self.runner_types
+            .iter()
+            .filter(move |runner| modules.contains(&runner.module))
+            .flat_map(|runner| runner.types.iter().map(String::as_str))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -66,6 +66,7 @@ pub(super) fn violations(knowledge: &KnowledgeBase) -> Vec<Violation> {
     known_bugs(knowledge, &mut collector);
     env_catalog(knowledge, &mut collector);
     schemas(knowledge, &mut collector);
+    modules(knowledge, &mut collector);
     collector.found
 }
 
@@ -333,6 +334,29 @@ pub(crate) fn is_kebab_case(text: &str) -> bool {
         && text
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn modules(knowledge: &KnowledgeBase, collector: &mut Collector) {
+    for release in &knowledge.releases {
+        collector.switch(format!("upgrade-paths/releases/{}.json", release.version));
+        let modules = &release.modules;
+        collector.source("modules", &modules.source);
+        collector.source(
+            "modules.default_enabled_runners",
+            &modules.default_enabled_source,
+        );
+        for module in modules
+            .default_enabled_runners
+            .iter()
+            .chain(modules.runner_types.iter().map(|runner| &runner.module))
+        {
+            if !modules.query_runners.contains(module) {
+                collector.report(format!(
+                    "{module} is not one of the release's query-runner modules"
+                ));
+            }
+        }
+    }
 }
 
 fn schemas(knowledge: &KnowledgeBase, collector: &mut Collector) {

@@ -10,7 +10,7 @@ use crate::pg::{fixture_db, server, TestDb};
 use crate::support::{repo_root, stderr, stdout};
 
 /// The database checks and the test below that makes each fire.
-pub const COVERED: [&str; 12] = [
+pub const COVERED: [&str; 13] = [
     "alembic-stamp-problem",
     "schema-drift",
     "postgres-version-too-old",
@@ -20,6 +20,7 @@ pub const COVERED: [&str; 12] = [
     "user-details-will-be-lost",
     "profile-image-url-breaks-migration",
     "widget-position-not-integer",
+    "query-runner-not-registered",
     "queue-of-data-source-not-consumed",
     "secret-key-cannot-decrypt",
     "table-rewrite-size",
@@ -536,4 +537,55 @@ fn every_release_fixture_has_no_database_error() {
             .collect();
         assert!(errors.is_empty(), "{version}: {errors:?}");
     }
+}
+
+#[test]
+fn queries_on_runners_the_target_does_not_enable_are_named() {
+    let db = fixture_db("10.1.0");
+    // Data source 5 of the first org is Python, which no release enables by default.
+    db.execute("UPDATE queries SET data_source_id = 5 WHERE id IN (2, 4)");
+    let args = ["--from", "10.1", "--to", "latest"];
+    let found = fires(&db, &args, "query-runner-not-registered");
+    assert_eq!(
+        found,
+        ["queries on python data sources, a type no enabled runner of 25.8.0 registers: ids 2, 4 (2 in all)"]
+    );
+    quiet("10.1.0", &args, "query-runner-not-registered");
+    // Enabled for the migration: quiet.
+    let dir = tempfile::tempdir().unwrap();
+    let env = dir.path().join("runners.env");
+    std::fs::write(
+        &env,
+        "REDASH_ADDITIONAL_QUERY_RUNNERS=redash.query_runner.python\n",
+    )
+    .unwrap();
+    let (_, report) = check(
+        &db.tcp_url(),
+        &[&args[..], &["--env-file", env.to_str().unwrap()]].concat(),
+    );
+    assert_eq!(
+        messages(&report, "query-runner-not-registered"),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn elasticsearch_queries_are_named_on_a_hop_to_25_1_only() {
+    let db = fixture_db("10.1.0");
+    // Data source 4 of the first org is Elasticsearch.
+    db.execute("UPDATE queries SET data_source_id = 4 WHERE id = 6");
+    let found = fires(
+        &db,
+        &["--from", "10.1", "--to", "25.1"],
+        "query-runner-not-registered",
+    );
+    assert_eq!(
+        found,
+        ["queries on elasticsearch data sources crash 25.1.0's re-hash migration: id 6"]
+    );
+    let (_, report) = check(&db.tcp_url(), &["--from", "10.1", "--to", "25.8"]);
+    assert_eq!(
+        messages(&report, "query-runner-not-registered"),
+        Vec::<String>::new()
+    );
 }

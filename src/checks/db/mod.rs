@@ -7,6 +7,7 @@ pub mod legacy_schedule_unconvertible;
 pub mod migration_privileges_missing;
 pub mod postgres_version_too_old;
 pub mod profile_image_url_breaks_migration;
+pub mod query_runner_not_registered;
 pub mod queue_of_data_source_not_consumed;
 pub mod schema_drift;
 pub mod secret_key_cannot_decrypt;

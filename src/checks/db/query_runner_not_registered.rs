@@ -1,0 +1,95 @@
+//! `query-runner-not-registered`: queries on data sources whose type has no runner in the target
+//! release, which the 25.1 re-hash migration aborts on.
+
+use semver::Version;
+
+use super::super::database::name_rows;
+use super::super::{queue_list, CannotRun, Check, CheckMeta, HopContext, Report, Severity};
+
+pub struct QueryRunnerNotRegistered;
+
+static META: CheckMeta = CheckMeta {
+    code: "query-runner-not-registered",
+    severity: Severity::Error,
+    summary: "queries whose data-source type has no query runner in the target release",
+    what: "On hops crossing 25.1.0, works out the runners the target enables (its default list, \
+           or REDASH_ENABLED_QUERY_RUNNERS, plus REDASH_ADDITIONAL_QUERY_RUNNERS, minus \
+           REDASH_DISABLED_QUERY_RUNNERS, from the configuration inputs) and the data-source \
+           types they register, and lists the queries on data sources of any other type. On a \
+           hop to exactly 25.1.0 it also lists queries on Elasticsearch and Kibana data sources.",
+    why: "Migration 9e8c841d1a30 recomputes every query's hash through its data source's runner; \
+          a type with no registered runner (removed from the release, or not enabled, like \
+          python by default) gives None.gen_query_hash and aborts the hop. 25.1.0's \
+          Elasticsearch and Kibana runners crash on the empty configuration it passes (fixed in \
+          25.8.0).",
+    fix: "Enable the runner (REDASH_ADDITIONAL_QUERY_RUNNERS) for the migration, or archive and \
+          detach those queries, or delete the data sources you no longer use; go to 25.8.0 \
+          rather than 25.1.0 with Elasticsearch or Kibana data sources.",
+    references: &[
+        "v25.1.0:migrations/versions/9e8c841d1a30_fix_hash.py",
+        "v25.1.0:redash/settings/__init__.py",
+    ],
+};
+
+/// Types 25.1.0's re-hash migration crashes on (the runner's empty-config bug).
+const BROKEN_IN_25_1: [&str; 2] = ["elasticsearch", "kibana"];
+
+impl Check for QueryRunnerNotRegistered {
+    fn meta(&self) -> &'static CheckMeta {
+        &META
+    }
+    fn applies(&self, hop: &HopContext<'_>) -> bool {
+        hop.database.is_some() && hop.crosses(&Version::new(25, 1, 0))
+    }
+    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
+        let modules = &hop.to.modules;
+        let setting = |name: &str| -> Option<Vec<String>> {
+            hop.deployment
+                .running_roles()
+                .find_map(|role| role.var(name)?.value.clone())
+                .map(|text| queue_list(&text))
+        };
+        let configured = !hop.deployment.roles.is_empty();
+        let mut enabled = setting("REDASH_ENABLED_QUERY_RUNNERS")
+            .unwrap_or_else(|| modules.default_enabled_runners.clone());
+        enabled.extend(setting("REDASH_ADDITIONAL_QUERY_RUNNERS").unwrap_or_default());
+        let disabled = setting("REDASH_DISABLED_QUERY_RUNNERS").unwrap_or_default();
+        enabled.retain(|module| !disabled.contains(module));
+        let registered: Vec<&str> = modules.types_of(&enabled).collect();
+        let rows = super::database(hop).expect("applies").query(
+            "read the data-source types of queries",
+            "SELECT ds.type, array_agg(q.id::bigint ORDER BY q.id) FROM queries q \
+             JOIN data_sources ds ON ds.id = q.data_source_id GROUP BY ds.type ORDER BY ds.type",
+            &[],
+        )?;
+        let mut reports = Vec::new();
+        for row in rows {
+            let kind: String = row.get(0);
+            let ids: Vec<i64> = row.get(1);
+            if !registered.contains(&kind.as_str()) {
+                reports.push(Report {
+                    message: format!(
+                        "queries on {kind} data sources, a type no enabled runner of {} registers{}: {}",
+                        hop.to.version,
+                        if configured { "" } else { " (default runners: no configuration given)" },
+                        name_rows(&ids, ids.len())
+                    ),
+                    location: None,
+                    help: format!("Enable the {kind} runner with REDASH_ADDITIONAL_QUERY_RUNNERS for the migration, or detach or archive these queries."),
+                });
+            } else if hop.to.version == Version::new(25, 1, 0)
+                && BROKEN_IN_25_1.contains(&kind.as_str())
+            {
+                reports.push(Report {
+                    message: format!(
+                        "queries on {kind} data sources crash 25.1.0's re-hash migration: {}",
+                        name_rows(&ids, ids.len())
+                    ),
+                    location: None,
+                    help: "Upgrade to 25.8.0 instead of 25.1.0.".into(),
+                });
+            }
+        }
+        Ok(reports)
+    }
+}
