@@ -26,6 +26,9 @@ pub const COVERED: [&str; 13] = [
     "table-rewrite-size",
 ];
 
+/// From the 10.1.0 fixtures to the newest release.
+const FROM_10_1: [&str; 4] = ["--from", "10.1", "--to", "latest"];
+
 fn check(url: &str, args: &[&str]) -> (i32, Value) {
     let compose = repo_root().join("tests/fixtures/compose/v10.yml");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_redash-upgrade"))
@@ -79,34 +82,22 @@ fn quiet(version: &str, args: &[&str], code: &str) {
 fn a_broken_stamp_is_a_finding() {
     let db = fixture_db("10.1.0");
     db.execute("DELETE FROM alembic_version");
-    let found = fires(
-        &db,
-        &["--from", "10.1", "--to", "latest"],
-        "alembic-stamp-problem",
-    );
+    let found = fires(&db, &FROM_10_1, "alembic-stamp-problem");
     assert_eq!(found, ["alembic_version is empty"]);
-    quiet(
-        "10.1.0",
-        &["--from", "10.1", "--to", "latest"],
-        "alembic-stamp-problem",
-    );
+    quiet("10.1.0", &FROM_10_1, "alembic-stamp-problem");
 }
 
 #[test]
 fn drift_on_a_migrated_table_is_a_finding() {
     let db = fixture_db("10.1.0");
     db.execute("ALTER TABLE events ADD COLUMN tenant text NOT NULL DEFAULT 'acme'");
-    let found = fires(&db, &["--from", "10.1", "--to", "latest"], "schema-drift");
+    let found = fires(&db, &FROM_10_1, "schema-drift");
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(
         found[0].starts_with("in-house column events.tenant (text)"),
         "{found:?}"
     );
-    quiet(
-        "10.1.0",
-        &["--from", "10.1", "--to", "latest"],
-        "schema-drift",
-    );
+    quiet("10.1.0", &FROM_10_1, "schema-drift");
 }
 
 #[test]
@@ -153,11 +144,7 @@ fn text_that_jsonb_refuses_is_named_per_column() {
          UPDATE queries SET options = '{\"parameters\": [}' WHERE id = 11; \
          UPDATE changes SET change = '{\"q\": \"\\ud800\"}' WHERE id = 2;",
     );
-    let mut found = fires(
-        &db,
-        &["--from", "10.1", "--to", "latest"],
-        "json-invalid-for-jsonb",
-    );
+    let mut found = fires(&db, &FROM_10_1, "json-invalid-for-jsonb");
     found.sort();
     assert_eq!(
         found,
@@ -168,11 +155,7 @@ fn text_that_jsonb_refuses_is_named_per_column() {
             "visualizations.options (text) holds values jsonb refuses (empty text): id 3",
         ]
     );
-    quiet(
-        "10.1.0",
-        &["--from", "10.1", "--to", "latest"],
-        "json-invalid-for-jsonb",
-    );
+    quiet("10.1.0", &FROM_10_1, "json-invalid-for-jsonb");
 }
 
 #[test]
@@ -227,20 +210,12 @@ fn the_jsonb_rules_agree_with_postgresql() {
 fn users_whose_details_the_25_1_hop_drops_are_named() {
     let db = fixture_db("10.1.0");
     db.execute("UPDATE users SET profile_image_url = NULL WHERE id IN (4, 12)");
-    let found = fires(
-        &db,
-        &["--from", "10.1", "--to", "latest"],
-        "user-details-will-be-lost",
-    );
+    let found = fires(&db, &FROM_10_1, "user-details-will-be-lost");
     assert_eq!(
         found,
         ["users without profile_image_url lose their details in 25.8.0: ids 4, 12 (2 in all)"]
     );
-    quiet(
-        "10.1.0",
-        &["--from", "10.1", "--to", "latest"],
-        "user-details-will-be-lost",
-    );
+    quiet("10.1.0", &FROM_10_1, "user-details-will-be-lost");
 }
 
 #[test]
@@ -249,17 +224,9 @@ fn profile_urls_that_break_the_migration_are_named() {
     db.execute(
         "UPDATE users SET profile_image_url = 'https://img.example.com/a\"b.png' WHERE id = 8",
     );
-    let found = fires(
-        &db,
-        &["--from", "10.1", "--to", "latest"],
-        "profile-image-url-breaks-migration",
-    );
+    let found = fires(&db, &FROM_10_1, "profile-image-url-breaks-migration");
     assert_eq!(found, ["profile_image_url with a quote or backslash: id 8"]);
-    quiet(
-        "10.1.0",
-        &["--from", "10.1", "--to", "latest"],
-        "profile-image-url-breaks-migration",
-    );
+    quiet("10.1.0", &FROM_10_1, "profile-image-url-breaks-migration");
 }
 
 #[test]
@@ -281,20 +248,12 @@ fn widgets_the_12_column_step_cannot_resize_are_named() {
 fn data_sources_on_a_queue_no_worker_reads_are_named() {
     let db = fixture_db("10.1.0");
     db.execute("UPDATE data_sources SET queue_name = 'bigquery_adhoc' WHERE id IN (3, 8)");
-    let found = fires(
-        &db,
-        &["--from", "10.1", "--to", "latest"],
-        "queue-of-data-source-not-consumed",
-    );
+    let found = fires(&db, &FROM_10_1, "queue-of-data-source-not-consumed");
     assert_eq!(
         found[0],
         "no worker consumes queue bigquery_adhoc on 25.8.0, which data sources use: ids 3, 8 (2 in all)"
     );
-    quiet(
-        "10.1.0",
-        &["--from", "10.1", "--to", "latest"],
-        "queue-of-data-source-not-consumed",
-    );
+    quiet("10.1.0", &FROM_10_1, "queue-of-data-source-not-consumed");
 }
 
 #[test]
@@ -341,11 +300,7 @@ fn credentials_the_secret_cannot_decrypt_are_named() {
 #[test]
 fn rewrite_sizes_are_reported_for_hops_that_rewrite() {
     let db = fixture_db("10.1.0");
-    let found = fires(
-        &db,
-        &["--from", "10.1", "--to", "latest"],
-        "table-rewrite-size",
-    );
+    let found = fires(&db, &FROM_10_1, "table-rewrite-size");
     assert!(found[0].contains("events ~900 rows"), "{found:?}");
     quiet(
         "25.8.0",
@@ -407,11 +362,7 @@ fn a_select_only_role_on_a_read_only_database_writes_nothing() {
             .any(|message| message.starts_with("role auditor does not own")),
         "{privileges:?}"
     );
-    quiet(
-        "10.1.0",
-        &["--from", "10.1", "--to", "latest"],
-        "migration-privileges-missing",
-    );
+    quiet("10.1.0", &FROM_10_1, "migration-privileges-missing");
 }
 
 #[test]

@@ -3,7 +3,6 @@
 
 use semver::Version;
 
-use super::super::database::name_rows;
 use super::super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
 
 pub struct LegacyScheduleUnconvertible;
@@ -36,26 +35,15 @@ impl Check for LegacyScheduleUnconvertible {
                 .is_some_and(|sql_type| sql_type.starts_with("character varying"))
     }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
-        let rows = super::database(hop).expect("applies").query(
+        super::rows_report(
+            hop,
             "read legacy schedules",
             "SELECT id::bigint FROM queries \
              WHERE schedule IS NOT NULL \
                AND schedule !~ '^[0-9]+$' AND schedule !~ '^[0-9]{1,2}:[0-9]{2}$' \
              ORDER BY id",
-            &[],
-        )?;
-        let ids: Vec<i64> = rows.iter().map(|row| row.get(0)).collect();
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(vec![Report {
-            message: format!(
-                "queries with a schedule that is neither seconds nor HH:MM: {}",
-                name_rows(&ids, ids.len())
-            ),
-            location: None,
-            help: "Fix each schedule to seconds or HH:MM, or set it to NULL, before the hop."
-                .into(),
-        }])
+            "queries with a schedule that is neither seconds nor HH:MM",
+            "Fix each schedule to seconds or HH:MM, or set it to NULL, before the hop.",
+        )
     }
 }

@@ -15,7 +15,8 @@ pub mod table_rewrite_size;
 pub mod user_details_will_be_lost;
 pub mod widget_position_not_integer;
 
-use super::HopContext;
+use super::database::name_rows;
+use super::{CannotRun, HopContext, Report};
 
 /// The database when the check can use it.
 pub(super) fn database<'a>(hop: &HopContext<'a>) -> Option<&'a dyn super::database::Database> {
@@ -42,4 +43,31 @@ pub(super) fn column_type<'a>(hop: &HopContext<'a>, table: &str, column: &str) -
         .table(table)?
         .column(column)
         .map(|column| column.sql_type.as_str())
+}
+
+/// Runs `sql` (one column: the offending rows' ids) and, when it finds rows, one report naming
+/// them after `message`.
+pub(super) fn rows_report(
+    hop: &HopContext<'_>,
+    what: &str,
+    sql: &str,
+    message: &str,
+    help: &str,
+) -> Result<Vec<Report>, CannotRun> {
+    let database = hop
+        .database
+        .expect("database checks apply only with a database");
+    let ids: Vec<i64> = database
+        .query(what, sql, &[])?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(vec![Report {
+        message: format!("{message}: {}", name_rows(&ids, ids.len())),
+        location: None,
+        help: help.to_owned(),
+    }])
 }

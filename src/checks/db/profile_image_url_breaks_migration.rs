@@ -2,7 +2,6 @@
 
 use semver::Version;
 
-use super::super::database::name_rows;
 use super::super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
 
 pub struct ProfileImageUrlBreaksMigration;
@@ -29,23 +28,13 @@ impl Check for ProfileImageUrlBreaksMigration {
         hop.crosses(&Version::new(25, 1, 0)) && super::has_column(hop, "users", "profile_image_url")
     }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
-        let rows = super::database(hop).expect("applies").query(
+        super::rows_report(
+            hop,
             "read profile image URLs",
             "SELECT id::bigint FROM users WHERE strpos(profile_image_url, '\"') > 0 \
              OR strpos(profile_image_url, E'\\\\') > 0 ORDER BY id",
-            &[],
-        )?;
-        let ids: Vec<i64> = rows.iter().map(|row| row.get(0)).collect();
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(vec![Report {
-            message: format!(
-                "profile_image_url with a quote or backslash: {}",
-                name_rows(&ids, ids.len())
-            ),
-            location: None,
-            help: "Percent-encode or clear these URLs before the hop.".into(),
-        }])
+            "profile_image_url with a quote or backslash",
+            "Percent-encode or clear these URLs before the hop.",
+        )
     }
 }

@@ -2,7 +2,6 @@
 
 use semver::Version;
 
-use super::super::database::name_rows;
 use super::super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
 
 pub struct UserDetailsWillBeLost;
@@ -28,29 +27,21 @@ impl Check for UserDetailsWillBeLost {
         hop.crosses(&Version::new(25, 1, 0)) && super::has_column(hop, "users", "profile_image_url")
     }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
-        let has_details = super::has_column(hop, "users", "details");
-        let sql = if has_details {
+        let sql = if super::has_column(hop, "users", "details") {
             "SELECT id::bigint FROM users WHERE profile_image_url IS NULL \
              AND details IS NOT NULL AND details::text NOT IN ('{}', 'null') ORDER BY id"
         } else {
             "SELECT id::bigint FROM users WHERE profile_image_url IS NULL ORDER BY id"
         };
-        let rows = super::database(hop)
-            .expect("applies")
-            .query("read users", sql, &[])?;
-        let ids: Vec<i64> = rows.iter().map(|row| row.get(0)).collect();
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(vec![Report {
-            message: format!(
-                "users without profile_image_url lose their details in {}: {}",
-                hop.to.version,
-                name_rows(&ids, ids.len())
+        super::rows_report(
+            hop,
+            "read users",
+            sql,
+            &format!(
+                "users without profile_image_url lose their details in {}",
+                hop.to.version
             ),
-            location: None,
-            help: "Set profile_image_url for them before the hop, or restore details afterwards."
-                .into(),
-        }])
+            "Set profile_image_url for them before the hop, or restore details afterwards.",
+        )
     }
 }
