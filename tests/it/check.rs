@@ -607,3 +607,39 @@ fn a_health_check_on_login_is_flagged_and_one_on_ping_is_not() {
         );
     }
 }
+
+#[test]
+fn ecs_desired_counts_feed_the_scheduler_check() {
+    let root = repo_root();
+    let base = [
+        "check",
+        "--from",
+        "10.1",
+        "--to",
+        "latest",
+        "--ecs-task-def",
+        "tests/fixtures/ecs-v10/scheduler.json",
+        "--ecs-task-def",
+        "tests/fixtures/ecs-v10/server.json",
+    ];
+    let single = run_in(&root, &base);
+    assert!(!stdout(&single).contains("scheduler-not-single"));
+    let doubled = run_in(
+        &root,
+        &[&base[..], &["--ecs-desired-count", "redash-scheduler=2"]].concat(),
+    );
+    assert!(
+        stdout(&doubled).contains("error[scheduler-not-single]"),
+        "{}",
+        stdout(&doubled)
+    );
+    let unknown = run_in(
+        &root,
+        &[&base[..], &["--ecs-desired-count", "nope=2"]].concat(),
+    );
+    assert_eq!(unknown.status.code(), Some(2));
+    assert_eq!(
+        stderr(&unknown),
+        "error: --ecs-desired-count nope: no ECS container of that name\n"
+    );
+}

@@ -540,3 +540,66 @@ fn elasticsearch_queries_are_named_on_a_hop_to_25_1_only() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn from_is_required_when_the_database_cannot_tell_and_must_agree_with_it() {
+    let db = fixture_db("7.0.0");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_redash-upgrade"))
+            .args(["check", "--database-url", &db.tcp_url()])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let missing = run(&["--to", "10"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(
+        stderr(&missing),
+        "error: give --from: the database is at 7.0.0, 8.0.0 or 9.0.0-beta, which it cannot tell apart\n"
+    );
+    let wrong = run(&["--from", "10.1", "--to", "latest"]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(stderr(&wrong).starts_with(
+        "error: --from 10.1 is 10.1.0, but the database is at 7.0.0, 8.0.0 or 9.0.0-beta"
+    ));
+    let fine = run(&["--from", "8", "--to", "10"]);
+    assert_ne!(fine.status.code(), Some(2), "{}", stderr(&fine));
+}
+
+#[test]
+fn no_secret_reaches_any_output() {
+    let db = fixture_db("10.1.0");
+    let dir = tempfile::tempdir().unwrap();
+    let env = dir.path().join("prod.env");
+    std::fs::write(
+        &env,
+        "REDASH_COOKIE_SECRET=cookie-value-that-must-not-leak\nREDASH_SECRET_KEY=key-value-that-must-not-leak\nREDASH_MAIL_PASSWORD=mail-value-that-must-not-leak\n",
+    )
+    .unwrap();
+    for format in ["text", "json", "markdown"] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_redash-upgrade"))
+            .args([
+                "check",
+                "--database-url",
+                &db.tcp_url(),
+                "--from",
+                "10.1",
+                "--format",
+                format,
+            ])
+            .args(["--env-file", env.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let everything = format!("{}{}", stdout(&output), stderr(&output));
+        for secret in [
+            "cookie-value-that-must-not-leak",
+            "key-value-that-must-not-leak",
+            "mail-value-that-must-not-leak",
+            server().password(),
+        ] {
+            assert!(!everything.contains(secret), "{format} leaks {secret}");
+        }
+        // The secret from the env file was used: the fixture's rows do not decrypt with it.
+        assert!(everything.contains("secret-key-cannot-decrypt"), "{format}");
+    }
+}
