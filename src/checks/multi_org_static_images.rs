@@ -20,7 +20,10 @@ static META: CheckMeta = CheckMeta {
     fix: "Add, before users log in after the hop: location ~ ^/.*/static/images/ { rewrite \
           ^/.*/static/images/(.*) /static/images/$1; } (keep it for destination icons on 25.8.0 \
           and later).",
-    references: &["https://github.com/getredash/redash/issues/5531"],
+    references: &[
+        "https://github.com/getredash/redash/issues/5256",
+        "v10.0.0:client/app/services/data-source.js:7",
+    ],
 };
 
 impl Check for MultiOrgStaticImages {
