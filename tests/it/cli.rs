@@ -84,6 +84,11 @@ fn help_matches_golden() {
     assert_golden("help.txt", &stdout(&output));
     let output = run(&["plan", "--help"]);
     assert_golden("plan-help.txt", &stdout(&output));
+    for command in ["detect", "check"] {
+        let output = run(&[command, "--help"]);
+        assert_eq!(output.status.code(), Some(0));
+        assert_golden(&format!("{command}-help.txt"), &stdout(&output));
+    }
 }
 
 #[test]
