@@ -20,18 +20,23 @@ have_postgres_server() {
   compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null
 }
 
-if ! have_postgres_server; then
-  echo "scripts/test.sh: installing the PostgreSQL server from Debian packages" >&2
+missing=()
+have_postgres_server || missing+=(postgresql)
+# The TLS test gives its throwaway server a self-signed certificate made with openssl.
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "scripts/test.sh: installing ${missing[*]} from Debian packages" >&2
   as_root=()
   if [ "$(id -u)" -ne 0 ]; then
     if ! command -v sudo >/dev/null 2>&1; then
-      echo "scripts/test.sh: PostgreSQL is missing and there is no sudo; run: apt-get install -y postgresql" >&2
+      echo "scripts/test.sh: ${missing[*]} missing and there is no sudo; run: apt-get install -y ${missing[*]}" >&2
       exit 2
     fi
     as_root=(sudo)
   fi
   "${as_root[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # Debian's package starts a cluster service; the tests do not use it.
   "${as_root[@]}" service postgresql stop >/dev/null 2>&1 || true
 fi

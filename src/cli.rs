@@ -198,7 +198,7 @@ pub enum CliError {
     Knowledge(#[from] KnowledgeError),
     #[error(transparent)]
     Plan(#[from] PlanError),
-    #[error("--database-url: {0}")]
+    #[error("--database-url")]
     Url(#[from] UrlError),
     #[error(transparent)]
     Db(#[from] DbError),

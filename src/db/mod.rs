@@ -5,6 +5,7 @@
 //! it can neither write nor queue behind a migration's lock.
 
 pub mod introspect;
+mod tls;
 mod url;
 
 use std::time::Duration;
@@ -108,7 +109,7 @@ impl ReadOnlySession {
             .application_name(APPLICATION_NAME)
             .connect_timeout(timeouts.connect);
         let client = config
-            .connect(postgres::NoTls)
+            .connect(tls::connector())
             .map_err(|error| DbError::Connect {
                 url: url.redacted(),
                 reason: describe(&error),

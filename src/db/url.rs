@@ -28,6 +28,8 @@ pub enum UrlError {
     Scheme,
     #[error("the database URL is malformed (check quoting, and percent-encode special characters in the password)")]
     Malformed,
+    #[error("sslmode={0} is not supported: use sslmode=require (encrypted, certificate not verified) or prefer")]
+    UnsupportedSslMode(String),
 }
 
 impl FromStr for DatabaseUrl {
@@ -37,6 +39,11 @@ impl FromStr for DatabaseUrl {
         let text = text.trim();
         if !(text.starts_with("postgresql://") || text.starts_with("postgres://")) {
             return Err(UrlError::Scheme);
+        }
+        for mode in ["verify-ca", "verify-full", "allow"] {
+            if text.contains(&format!("sslmode={mode}")) {
+                return Err(UrlError::UnsupportedSslMode(mode.to_owned()));
+            }
         }
         postgres::Config::from_str(text).map_err(|_| UrlError::Malformed)?;
         Ok(DatabaseUrl {

@@ -22,6 +22,16 @@ pub const BINDIR_ENV: &str = "REDASH_UPGRADE_PG_BINDIR";
 const INSTALL_HINT: &str = "install the PostgreSQL server (Debian: apt-get install -y postgresql) \
      or point REDASH_UPGRADE_PG_BINDIR at the directory holding initdb and postgres";
 
+/// Whether the throwaway server speaks TLS (a self-signed certificate made at start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tls {
+    #[default]
+    Off,
+    On,
+    /// TCP connections without TLS are refused, as on RDS with `rds.force_ssl`.
+    Required,
+}
+
 /// A running throwaway server.
 pub struct PgServer {
     dir: tempfile::TempDir,
@@ -35,11 +45,20 @@ pub struct PgServer {
 impl PgServer {
     /// Creates a cluster and starts it. Fails, saying what to install, when no server is found.
     pub fn start() -> Result<PgServer, TestbedError> {
-        PgServer::start_with_bindir(None)
+        PgServer::start_with(None, Tls::Off)
     }
 
     /// As [`PgServer::start`], with the binaries' directory given instead of looked for.
     pub fn start_with_bindir(bindir: Option<&Path>) -> Result<PgServer, TestbedError> {
+        PgServer::start_with(bindir, Tls::Off)
+    }
+
+    /// As [`PgServer::start`], with TLS on or required.
+    pub fn start_with_tls(tls: Tls) -> Result<PgServer, TestbedError> {
+        PgServer::start_with(None, tls)
+    }
+
+    fn start_with(bindir: Option<&Path>, tls: Tls) -> Result<PgServer, TestbedError> {
         let bindir = match bindir {
             Some(dir) => checked_bindir(dir.to_owned())?,
             None => find_bindir()?,
@@ -75,6 +94,15 @@ impl PgServer {
             .arg(format!("--pwfile={}", pwfile.display()))
             .arg("--no-sync");
         run_quietly(&mut initdb, run_as, "initdb")?;
+        if tls != Tls::Off {
+            make_certificate(&data, run_as)?;
+        }
+        if tls == Tls::Required {
+            write_file(
+                &data.join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all 127.0.0.1/32 reject\n",
+            )?;
+        }
 
         let port = free_port()?;
         let log =
@@ -92,6 +120,7 @@ impl PgServer {
             .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
             .args(["-c", "full_page_writes=off", "-c", "max_connections=300"])
             .args(["-c", "shared_buffers=256MB", "-c", "max_wal_size=4GB"])
+            .args(["-c", if tls == Tls::Off { "ssl=off" } else { "ssl=on" }])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
@@ -384,6 +413,40 @@ fn run_quietly(
             log: String::from_utf8_lossy(&output.stderr).into_owned(),
         })
     }
+}
+
+/// A self-signed certificate for `localhost`, where PostgreSQL looks for it (`server.crt`,
+/// `server.key` in the data directory, the key readable by the server's user only).
+fn make_certificate(data: &Path, run_as: Option<(u32, u32)>) -> Result<(), TestbedError> {
+    let mut openssl = Command::new("openssl");
+    openssl
+        .args([
+            "req",
+            "-new",
+            "-x509",
+            "-days",
+            "2",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .arg("-keyout")
+        .arg(data.join("server.key"))
+        .arg("-out")
+        .arg(data.join("server.crt"));
+    run_quietly(
+        &mut openssl,
+        run_as,
+        "openssl (to make the test server's certificate)",
+    )?;
+    std::fs::set_permissions(
+        data.join("server.key"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .map_err(|source| TestbedError::Io {
+        what: "restrict the test server's key".into(),
+        source,
+    })
 }
 
 fn free_port() -> Result<u16, TestbedError> {

@@ -9,3 +9,4 @@ mod pg;
 mod plan;
 mod support;
 mod testbed;
+mod tls;
