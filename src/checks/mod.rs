@@ -3,6 +3,8 @@
 //! not run, and becomes a finding of its own without stopping the others.
 
 mod cookie_secret_missing;
+mod csrf_enforced_with_multi_org;
+mod gunicorn_binds_ipv6;
 mod image_tag_mismatch;
 mod login_throttle_health_check;
 mod memory_insufficient;
@@ -10,6 +12,7 @@ mod module_removed;
 mod multi_org_static_images;
 mod queues_celery_obsolete;
 mod queues_not_consumed;
+mod redash_host_without_scheme;
 mod scheduler_not_single;
 mod scheduler_queues_ignored;
 mod secret_in_plain_environment;
@@ -172,6 +175,9 @@ pub static CHECKS: &[&dyn Check] = &[
     &memory_insufficient::MemoryInsufficient,
     &login_throttle_health_check::LoginThrottleHealthCheck,
     &multi_org_static_images::MultiOrgStaticImages,
+    &redash_host_without_scheme::RedashHostWithoutScheme,
+    &csrf_enforced_with_multi_org::CsrfEnforcedWithMultiOrg,
+    &gunicorn_binds_ipv6::GunicornBindsIpv6,
     &image_tag_mismatch::ImageTagMismatch,
     &db::alembic_stamp_problem::AlembicStampProblem,
     &db::schema_drift::SchemaDrift,
@@ -331,6 +337,23 @@ pub(crate) fn consumed_queues(hop: &HopContext<'_>) -> Option<Vec<String>> {
     consumed.sort();
     consumed.dedup();
     Some(consumed)
+}
+
+/// The first running role's value of a boolean setting, when it is on (`true`, `1`, `yes`, `on`).
+pub(crate) fn setting_on<'a>(
+    hop: &HopContext<'a>,
+    name: &str,
+) -> Option<&'a crate::inputs::EnvValue> {
+    hop.deployment.running_roles().find_map(|role| {
+        let value = role.var(name)?;
+        let on = value.value.as_deref().is_some_and(|text| {
+            matches!(
+                text.trim().to_ascii_lowercase().as_str(),
+                "true" | "1" | "yes" | "on"
+            )
+        });
+        on.then_some(value)
+    })
 }
 
 /// The queues a QUEUES value names. RQ workers take them as arguments, each split on commas

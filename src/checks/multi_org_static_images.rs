@@ -37,16 +37,7 @@ impl Check for MultiOrgStaticImages {
             .any(|bug| bug.id == BUG)
     }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
-        let multi_org = hop.deployment.running_roles().find_map(|role| {
-            let value = role.var("REDASH_MULTI_ORG")?;
-            let on = value.value.as_deref().is_some_and(|text| {
-                matches!(
-                    text.trim().to_ascii_lowercase().as_str(),
-                    "true" | "1" | "yes" | "on"
-                )
-            });
-            on.then_some(value)
-        });
+        let multi_org = super::setting_on(hop, "REDASH_MULTI_ORG");
         let Some(multi_org) = multi_org else {
             return Ok(Vec::new());
         };

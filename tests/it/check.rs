@@ -190,6 +190,31 @@ fn cases() -> Vec<Case> {
             }),
         ),
         (
+            "redash-host-without-scheme",
+            Box::new(|setup: &mut Setup| {
+                setup.from = "25.8";
+                setup.to = "latest";
+                setup.image = "redash/redash:25.8.0";
+                setup.shared_env.push(("REDASH_MULTI_ORG", "true"));
+                setup.shared_env.push(("REDASH_HOST", "redash.example.com"));
+            }),
+        ),
+        (
+            "csrf-enforced-with-multi-org",
+            Box::new(|setup: &mut Setup| {
+                setup.shared_env.push(("REDASH_MULTI_ORG", "true"));
+                setup.shared_env.push(("REDASH_ENFORCE_CSRF", "true"));
+            }),
+        ),
+        (
+            "gunicorn-binds-ipv6",
+            Box::new(|setup: &mut Setup| {
+                setup.from = "25.8";
+                setup.to = "latest";
+                setup.image = "redash/redash:25.8.0";
+            }),
+        ),
+        (
             "module-removed",
             Box::new(|setup: &mut Setup| {
                 setup.from = "10.1";
@@ -277,7 +302,8 @@ fn every_registered_check_has_a_case() {
             "{code} has no firing case in check.rs"
         );
         assert!(
-            code.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+            code.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
             "{code} is not kebab-case"
         );
     }
