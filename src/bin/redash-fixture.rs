@@ -55,12 +55,9 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let knowledge = KnowledgeBase::embedded()?;
-    let release = knowledge
+    knowledge
         .release(&args.release)
         .with_context(|| format!("--release {}: no such release", args.release))?;
-    let schema = knowledge
-        .schema_of(&args.release)
-        .context("the release has no schema")?;
     if args.fork && args.release != Version::new(4, 0, 2) {
         bail!("--fork: the fork fixture is a 4.0.2 database");
     }
@@ -97,12 +94,8 @@ fn run(args: Args) -> anyhow::Result<()> {
             args.release, args.scale
         )?;
         writeln!(out, "SET client_min_messages = warning;")?;
-        out.write_all(testbed::schema_sql(schema)?.as_bytes())?;
-        let dataset = testbed::generate(schema, args.scale);
-        for table in &dataset.tables {
-            table.write_script(&mut out)?;
-        }
-        out.write_all(testbed::finish_sql(schema, &release.alembic_heads)?.as_bytes())?;
+        testbed::ReleaseFixture::new(&knowledge, &args.release, args.scale)?
+            .write_script(&mut out)?;
         if args.fork {
             out.write_all(testbed::FORK_SQL.as_bytes())?;
         }

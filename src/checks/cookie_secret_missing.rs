@@ -28,22 +28,20 @@ impl Check for CookieSecretMissing {
     fn meta(&self) -> &'static CheckMeta {
         &META
     }
-    fn severity_of(&self, hop: &HopContext<'_>, _report: &Report) -> Severity {
+    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
+        if hop.deployment.roles.is_empty() {
+            return Err(CannotRun("no roles to look at".into()));
+        }
         // The release data says whether the target still has a built-in default.
         let has_default =
             hop.to.env.iter().any(|variable| {
                 variable.name == "REDASH_COOKIE_SECRET" && variable.default.is_some()
             });
-        if has_default && hop.to.version < Version::new(10, 1, 0) {
+        let severity = if has_default && hop.to.version < Version::new(10, 1, 0) {
             Severity::Warning
         } else {
             Severity::Error
-        }
-    }
-    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
-        if hop.deployment.roles.is_empty() {
-            return Err(CannotRun("no roles to look at".into()));
-        }
+        };
         Ok(hop
             .deployment
             .running_roles()
@@ -52,6 +50,7 @@ impl Check for CookieSecretMissing {
                     .is_none_or(|value| value.is_empty())
             })
             .map(|role| Report {
+                severity: Some(severity),
                 message: format!(
                     "{} has no REDASH_COOKIE_SECRET ({})",
                     role.name,

@@ -32,13 +32,6 @@ impl Check for CsrfEnforcedWithMultiOrg {
     fn applies(&self, hop: &HopContext<'_>) -> bool {
         hop.to.version >= Version::new(10, 0, 0) && hop.to.version < Version::new(25, 8, 0)
     }
-    fn severity_of(&self, _hop: &HopContext<'_>, report: &Report) -> Severity {
-        if report.message.contains("multi_org") {
-            Severity::Error
-        } else {
-            Severity::Warning
-        }
-    }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
         let Some(csrf) = super::setting_on(hop, "REDASH_ENFORCE_CSRF") else {
             return Ok(Vec::new());
@@ -46,6 +39,7 @@ impl Check for CsrfEnforcedWithMultiOrg {
         let location = Some(csrf.location.clone());
         if super::setting_on(hop, "REDASH_MULTI_ORG").is_some() {
             return Ok(vec![Report {
+                severity: None,
                 message: format!(
                     "REDASH_ENFORCE_CSRF is on with multi_org, which {} cannot serve",
                     hop.to.version
@@ -56,6 +50,7 @@ impl Check for CsrfEnforcedWithMultiOrg {
         }
         if hop.to.version == Version::new(25, 1, 0) {
             return Ok(vec![Report {
+                severity: Some(Severity::Warning),
                 message: "REDASH_ENFORCE_CSRF is on: 25.1.0 no longer exempts login callbacks, so SAML logins fail".into(),
                 location,
                 help: "Turn REDASH_ENFORCE_CSRF off for 25.1.0, or go to 25.8.0.".into(),

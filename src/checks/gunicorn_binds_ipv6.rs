@@ -38,6 +38,7 @@ impl Check for GunicornBindsIpv6 {
                     .is_some_and(|command| command.value.trim() == "server")
             })
             .map(|role| Report {
+                severity: None,
                 message: format!(
                     "{} will listen on [::]:5000 on {}",
                     role.name, hop.to.version

@@ -1,6 +1,7 @@
 //! `image-tag-mismatch`: a role's image is not the hop's source release, or is not pinned.
 
 use super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
+use crate::inputs::deployment::Located;
 
 pub struct ImageTagMismatch;
 
@@ -23,75 +24,61 @@ impl Check for ImageTagMismatch {
         &META
     }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
-        // The deployment describes what runs before the first hop; later hops change the tag.
-        let first_hop = hop.is_first;
-        let mut reports = Vec::new();
+        // A shared compose block gives many roles one image line: one finding per line.
+        let mut images: Vec<(&Located<String>, Vec<&str>)> = Vec::new();
         for role in hop.deployment.running_roles() {
             let Some(image) = &role.image else { continue };
+            match images.iter_mut().find(|(seen, _)| *seen == image) {
+                Some((_, roles)) => roles.push(&role.name),
+                None => images.push((image, vec![&role.name])),
+            }
+        }
+        let official = hop.from.image.tag.as_deref();
+        let mut reports = Vec::new();
+        for (image, roles) in images {
+            let who = format!(
+                "{} {}",
+                roles.join(", "),
+                if roles.len() == 1 { "runs" } else { "run" }
+            );
             let tag = image
                 .value
                 .rsplit_once(':')
                 .map(|(_, tag)| tag)
                 .filter(|tag| !tag.contains('/'));
-            match tag {
-                None | Some("latest") => reports.push(Report {
-                    message: format!("{} runs {} without a pinned tag", role.name, image.value),
-                    location: Some(image.location.clone()),
-                    help: "Pin the image to the tag of the release running now.".into(),
-                }),
-                Some(tag) if first_hop && image.value.contains("redash/redash") => {
-                    let expected = hop.from.version.to_string();
-                    let starts = tag.starts_with(&expected)
-                        || hop
-                            .from
-                            .image
-                            .tag
-                            .as_deref()
-                            .is_some_and(|official| official.ends_with(tag));
-                    if !starts {
-                        reports.push(Report {
-                            message: format!(
-                                "{} runs {} but the hop starts from {}",
-                                role.name, image.value, hop.from.version
+            let report = match tag {
+                None | Some("latest") => Some((
+                    format!("{who} {} without a pinned tag", image.value),
+                    "Pin the image to the tag of the release running now.".to_owned(),
+                )),
+                // The deployment describes what runs before the first hop; later hops change it.
+                Some(tag) if hop.is_first && image.value.contains("redash/redash") => {
+                    let starts = tag.starts_with(&hop.from.version.to_string())
+                        || official.is_some_and(|official| official.ends_with(tag));
+                    (!starts).then(|| {
+                        (
+                            format!(
+                                "{who} {} but the hop starts from {}",
+                                image.value, hop.from.version
                             ),
-                            location: Some(image.location.clone()),
-                            help: format!(
+                            format!(
                                 "Run {} until this hop, or plan from the release the image is.",
-                                hop.from
-                                    .image
-                                    .tag
-                                    .as_deref()
-                                    .unwrap_or("the official image")
+                                official.unwrap_or("the official image")
                             ),
-                        });
-                    }
+                        )
+                    })
                 }
-                Some(_) => {}
+                Some(_) => None,
+            };
+            if let Some((message, help)) = report {
+                reports.push(Report {
+                    severity: None,
+                    message,
+                    location: Some(image.location.clone()),
+                    help,
+                });
             }
         }
-        // A shared compose block gives many roles one image line: one finding per line.
-        let mut merged: Vec<Report> = Vec::new();
-        for report in reports {
-            match merged
-                .iter_mut()
-                .find(|seen| seen.location == report.location && report.location.is_some())
-            {
-                Some(seen) => {
-                    let role = report
-                        .message
-                        .split(' ')
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned();
-                    let (head, tail) = seen
-                        .message
-                        .split_once(" runs ")
-                        .unwrap_or((&seen.message, ""));
-                    seen.message = format!("{head}, {role} run {tail}");
-                }
-                None => merged.push(report),
-            }
-        }
-        Ok(merged)
+        Ok(reports)
     }
 }

@@ -54,6 +54,7 @@ impl Check for LoginThrottleHealthCheck {
                 continue;
             }
             reports.push(Report {
+                severity: None,
                 message: format!(
                     "{} raises REDASH_THROTTLE_LOGIN_PATTERN to {pattern} (default {})",
                     role.name,
@@ -69,6 +70,7 @@ impl Check for LoginThrottleHealthCheck {
             };
             if check.value.contains("/login") {
                 reports.push(Report {
+                    severity: None,
                     message: format!("{}'s health check requests /login", role.name),
                     location: Some(check.location.clone()),
                     help: "Request /ping instead: it needs no login and is not rate-limited."

@@ -55,6 +55,7 @@ impl Check for MemoryInsufficient {
             any_limit = true;
             if limit.value < needed {
                 reports.push(Report {
+                    severity: None,
                     message: format!(
                         "{} is limited to {} MiB; on {} it uses about {needed} MiB at idle",
                         role.name, limit.value, hop.to.version
@@ -72,6 +73,7 @@ impl Check for MemoryInsufficient {
             let minimum = host_minimum.unwrap_or(0).max(total);
             if host < minimum {
                 reports.push(Report {
+                    severity: None,
                     message: format!(
                         "the host has {host} MiB; {} needs about {total} MiB for these roles at idle and upstream recommends at least {} MiB",
                         hop.to.version,

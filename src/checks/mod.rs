@@ -61,6 +61,8 @@ impl std::fmt::Display for Severity {
 /// What a check reports; the engine adds code, severity and hop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
+    /// Overrides the check's default severity for this report.
+    pub severity: Option<Severity>,
     pub message: String,
     pub location: Option<Location>,
     pub help: String,
@@ -152,10 +154,6 @@ pub trait Check: Sync {
     /// Checks of settings that no hop changes report once, on the first hop they apply to.
     fn once_per_plan(&self) -> bool {
         false
-    }
-    /// The severity of one report; most checks keep their default.
-    fn severity_of(&self, _hop: &HopContext<'_>, _report: &Report) -> Severity {
-        self.default_severity()
     }
 }
 
@@ -271,7 +269,7 @@ pub fn run_checks(
             match check.run(&hop) {
                 Ok(reports) => {
                     for report in reports {
-                        let severity = check.severity_of(&hop, &report);
+                        let severity = report.severity.unwrap_or(check.default_severity());
                         if let Some(severity) = levels.apply(check.code(), severity) {
                             findings.push(Finding {
                                 code: check.code(),

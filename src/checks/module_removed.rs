@@ -60,6 +60,7 @@ impl Check for ModuleRemoved {
                         continue;
                     }
                     reports.push(Report {
+                        severity: None,
                         message: format!(
                             "{setting} names {module}, which {} does not ship: Redash fails to start importing it",
                             hop.to.version

@@ -59,6 +59,7 @@ impl Check for MultiOrgStaticImages {
             return Ok(Vec::new());
         }
         Ok(vec![Report {
+            severity: None,
             message: format!(
                 "REDASH_MULTI_ORG is on and the proxy has no rule for /<org_slug>/static/images/ ({} requests icons there)",
                 hop.to.version

@@ -37,6 +37,7 @@ impl Check for QueuesCeleryObsolete {
                     .iter()
                     .any(|queue| queue == "celery")
                     .then(|| Report {
+                        severity: None,
                         message: format!(
                         "{} lists the Celery queue `celery` in QUEUES ({}), which {} never uses",
                         role.name,

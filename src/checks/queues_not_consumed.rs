@@ -45,10 +45,6 @@ impl Check for QueuesNotConsumed {
         }
         let target = hop.to;
         let consumed = super::consumed_queues(hop).unwrap_or_default();
-        let mut consumers: Vec<_> = workers.clone();
-        if !hop.target_is_rq() {
-            consumers.extend(deployment.roles_of(RoleKind::Scheduler));
-        }
         let mut receiving: Vec<String> = Vec::new();
         for queue in &target.queues.receiving_jobs {
             let name = queue
@@ -56,10 +52,8 @@ impl Check for QueuesNotConsumed {
                 .as_deref()
                 .filter(|setting| setting.starts_with("REDASH_") || setting.starts_with("QUEUES"))
                 .and_then(|variable| {
-                    consumers
-                        .iter()
-                        .copied()
-                        .chain(deployment.roles_of(RoleKind::Server))
+                    deployment
+                        .running_roles()
                         .find_map(|role| role.var(variable)?.value.clone())
                 })
                 .unwrap_or_else(|| queue.name.clone());
@@ -101,6 +95,7 @@ impl Check for QueuesNotConsumed {
             )
         };
         Ok(vec![Report {
+            severity: None,
             message,
             location: anchor,
             help: format!(

@@ -40,6 +40,7 @@ impl Check for RedashHostWithoutScheme {
         Ok(host
             .filter(|host| host.value.as_deref().is_some_and(|text| !text.contains("://")))
             .map(|host| Report {
+                severity: None,
                 message: format!(
                     "REDASH_HOST is {} without a scheme: {} e-mails multi_org links without a protocol",
                     host.value.as_deref().unwrap_or_default(),

@@ -45,6 +45,7 @@ impl Check for SchedulerNotSingle {
             })
             .or_else(|| schedulers.get(1).map(|role| role.location.clone()));
         Ok(vec![Report {
+            severity: None,
             message: format!(
                 "{copies} schedulers would run on {} ({})",
                 hop.to.version,

@@ -32,6 +32,7 @@ impl Check for SchedulerQueuesIgnored {
             for variable in ["QUEUES", "WORKERS_COUNT"] {
                 if let Some(value) = role.var(variable) {
                     reports.push(Report {
+                        severity: None,
                         message: format!(
                             "{} sets {variable}, which the RQ scheduler of {} ignores",
                             role.name, hop.to.version

@@ -39,6 +39,7 @@ impl Check for SecretInPlainEnvironment {
                 };
                 if documented_secret && !value.from_secret_store && holds_secret {
                     reports.push(Report {
+                        severity: None,
                         message: format!(
                             "{} passes {name} as plain environment (value not shown)",
                             role.name

@@ -53,6 +53,7 @@ impl Check for SecretKeyDiffersBetweenRoles {
                 .collect();
             if !unset.is_empty() {
                 reports.push(Report {
+                    severity: None,
                     message: format!(
                         "{variable} is set on {} but not on {}",
                         set.iter()
@@ -80,6 +81,7 @@ impl Check for SecretKeyDiffersBetweenRoles {
                     .collect();
                 if let Some((name, _, value)) = different.first() {
                     reports.push(Report {
+                        severity: None,
                         message: format!(
                             "{variable} on {name} differs from {first_name} (values not shown)"
                         ),

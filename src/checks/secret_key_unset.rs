@@ -48,6 +48,7 @@ impl Check for SecretKeyUnset {
             .running_roles()
             .filter(|role| role.var("REDASH_SECRET_KEY").is_none_or(|value| value.is_empty()))
             .map(|role| Report {
+                severity: None,
                 message: format!(
                     "{} has no REDASH_SECRET_KEY: the {} hop encrypts {what} with REDASH_COOKIE_SECRET instead",
                     role.name,

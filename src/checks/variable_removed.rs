@@ -53,6 +53,7 @@ impl Check for VariableRemoved {
                     ),
                 };
                 reports.push(Report {
+                    severity: None,
                     message: format!("{message} (set on {} and maybe other roles)", role.name),
                     location: Some(value.location.clone()),
                     help,

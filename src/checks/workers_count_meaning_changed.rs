@@ -37,6 +37,7 @@ impl Check for WorkersCountMeaningChanged {
             .filter_map(|role| {
                 let count = role.var("WORKERS_COUNT")?;
                 Some(Report {
+                    severity: None,
                     message: format!(
                         "{} sets WORKERS_COUNT={}: Celery concurrency on {}, RQ worker processes on {}",
                         role.name,

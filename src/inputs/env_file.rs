@@ -101,8 +101,15 @@ fn trailing(after: &str) -> Result<(), &'static str> {
 }
 
 fn shorten(text: &str) -> String {
-    // A malformed line may hold a secret: show only its start.
-    let cut: String = text.chars().take(24).collect();
+    // A malformed line may hold a secret after its name: show the name-like start only, never
+    // past a space, `:` or `=`.
+    let cut: String = text
+        .chars()
+        .take_while(|character| {
+            !character.is_whitespace() && *character != ':' && *character != '='
+        })
+        .take(24)
+        .collect();
     if cut.len() < text.len() {
         format!("{cut}...")
     } else {

@@ -80,15 +80,6 @@ pub struct Dataset {
     pub tables: Vec<CopyTable>,
 }
 
-impl Dataset {
-    pub fn rows_of(&self, table: &str) -> usize {
-        self.tables
-            .iter()
-            .find(|copy| copy.name == table)
-            .map_or(0, CopyTable::rows)
-    }
-}
-
 struct Era<'a> {
     schema: &'a ReleaseSchema,
 }

@@ -44,39 +44,68 @@ pub enum TestbedError {
     Ddl(#[from] DdlError),
 }
 
-/// Creates the schema of `version`, loads the generated data set into it and stamps alembic: the
-/// database a fresh install of that release would have after some use.
+/// The database a fresh install of a release would have after some use: its schema, the
+/// generated data set and the alembic stamp, ready to load or to write as a psql script.
+pub struct ReleaseFixture {
+    pub schema_sql: String,
+    pub dataset: Dataset,
+    /// Keys, indexes, sequence positions and the stamp, added after the data.
+    pub finish_sql: String,
+}
+
+impl ReleaseFixture {
+    pub fn new(
+        knowledge: &KnowledgeBase,
+        version: &Version,
+        scale: Scale,
+    ) -> Result<ReleaseFixture, TestbedError> {
+        let unknown = || TestbedError::UnknownRelease(version.clone());
+        let release = knowledge.release(version).ok_or_else(unknown)?;
+        let schema = knowledge.schema_of(version).ok_or_else(unknown)?;
+        Ok(ReleaseFixture {
+            schema_sql: schema_sql(schema)?,
+            dataset: generate(schema, scale),
+            finish_sql: finish_sql(schema, &release.alembic_heads)?,
+        })
+    }
+
+    pub fn load(&self, client: &mut postgres::Client) -> Result<(), TestbedError> {
+        let sql = |client: &mut postgres::Client, what: &str, text: &str| {
+            client
+                .batch_execute(text)
+                .map_err(|source| TestbedError::Sql {
+                    what: what.to_owned(),
+                    source,
+                })
+        };
+        sql(client, "create the schema", &self.schema_sql)?;
+        for table in &self.dataset.tables {
+            table.copy_into(client)?;
+        }
+        sql(
+            client,
+            "add keys, indexes and the alembic stamp",
+            &self.finish_sql,
+        )
+    }
+
+    pub fn write_script(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        out.write_all(self.schema_sql.as_bytes())?;
+        for table in &self.dataset.tables {
+            table.write_script(out)?;
+        }
+        out.write_all(self.finish_sql.as_bytes())
+    }
+}
+
+/// Creates the schema of `version`, loads the generated data set into it and stamps alembic.
 pub fn load_release(
     client: &mut postgres::Client,
     knowledge: &KnowledgeBase,
     version: &Version,
     scale: Scale,
 ) -> Result<(), TestbedError> {
-    let release = knowledge
-        .release(version)
-        .ok_or_else(|| TestbedError::UnknownRelease(version.clone()))?;
-    let schema = knowledge
-        .schema_of(version)
-        .ok_or_else(|| TestbedError::UnknownRelease(version.clone()))?;
-    let sql = |client: &mut postgres::Client, what: &str, text: &str| {
-        client
-            .batch_execute(text)
-            .map_err(|source| TestbedError::Sql {
-                what: what.to_owned(),
-                source,
-            })
-    };
-    sql(client, "create the schema", &schema_sql(schema)?)?;
-    let dataset = generate(schema, scale);
-    for table in &dataset.tables {
-        table.copy_into(client)?;
-    }
-    sql(
-        client,
-        "add keys, indexes and the alembic stamp",
-        &finish_sql(schema, &release.alembic_heads)?,
-    )?;
-    Ok(())
+    ReleaseFixture::new(knowledge, version, scale)?.load(client)
 }
 
 /// Applies the fork fixture's in-house changes (4.0.2 only).

@@ -35,7 +35,6 @@ pub enum Tls {
 /// A running throwaway server.
 pub struct PgServer {
     dir: tempfile::TempDir,
-    bindir: PathBuf,
     port: u16,
     password: String,
     server: Mutex<Option<Child>>,
@@ -134,7 +133,6 @@ impl PgServer {
         let pid = child.id();
         let server = PgServer {
             dir,
-            bindir,
             port,
             password,
             server: Mutex::new(Some(child)),
@@ -153,10 +151,6 @@ impl PgServer {
         self.dir.path()
     }
 
-    pub fn bindir(&self) -> &Path {
-        &self.bindir
-    }
-
     /// The superuser's password, for tests that need a wrong one.
     pub fn password(&self) -> &str {
         &self.password
@@ -167,15 +161,6 @@ impl PgServer {
         format!(
             "postgresql://{SUPERUSER}:{}@127.0.0.1:{}/{database}",
             self.password, self.port
-        )
-    }
-
-    /// A URL over the unix socket (trusted, no password).
-    pub fn socket_url(&self, database: &str) -> String {
-        format!(
-            "postgresql://{SUPERUSER}@/{database}?host={}&port={}",
-            self.dir.path().display(),
-            self.port
         )
     }
 

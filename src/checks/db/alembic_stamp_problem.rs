@@ -35,7 +35,7 @@ impl Check for AlembicStampProblem {
         true
     }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
-        let detection = super::database(hop).expect("applies").detection();
+        let detection = hop.database.expect("applies").detection();
         let stamp = detection.stamp_revisions.join(", ");
         let problem = match detection.stamp_state {
             StampState::Missing => Some("the database has no alembic_version table".to_owned()),
@@ -65,6 +65,7 @@ impl Check for AlembicStampProblem {
         Ok(problem
             .into_iter()
             .map(|message| Report {
+                severity: None,
                 message,
                 location: None,
                 help: "Run `redash-upgrade detect` and fix the stamp before any hop.".into(),

@@ -63,20 +63,13 @@ impl Check for JsonInvalidForJsonb {
                 super::column_type(hop, table, column).is_some_and(|sql_type| sql_type != "jsonb")
             })
     }
-    fn severity_of(&self, _hop: &HopContext<'_>, report: &Report) -> Severity {
-        if report.message.contains("can only be checked once")
-            || report.message.contains("none refused")
-        {
-            Severity::Info
-        } else {
-            Severity::Error
-        }
-    }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
-        let database = super::database(hop).expect("applies");
+        let database = hop.database.expect("applies");
         // The column as the hop finds it: earlier hops of the plan may still change it.
         let at_hop = hop.knowledge.schema_of(&hop.from.version);
-        let mut reports = Vec::new();
+        // First what to do with each column, then one scan per table for all its columns.
+        let mut deferred: Vec<Option<Report>> = Vec::new();
+        let mut checked: Vec<(&str, &str, &str)> = Vec::new();
         for (table, column) in CONVERTED {
             let Some(sql_type) = super::column_type(hop, table, column) else {
                 continue;
@@ -89,7 +82,8 @@ impl Check for JsonInvalidForJsonb {
                 .and_then(|found| found.column(column))
                 .map(|found| found.sql_type.as_str());
             if expected.is_some_and(|expected| expected != sql_type) {
-                reports.push(Report {
+                deferred.push(Some(Report {
+                    severity: Some(Severity::Info),
                     message: format!(
                         "{table}.{column} is {sql_type} now and an earlier hop converts it to {}: its values can only be checked once the database is at {}",
                         expected.unwrap_or("another type"),
@@ -97,37 +91,50 @@ impl Check for JsonInvalidForJsonb {
                     ),
                     location: None,
                     help: format!("Run this check again after the hop to {}.", hop.from.version),
-                });
+                }));
+            } else {
+                deferred.push(None);
+                checked.push((table, column, sql_type));
+            }
+        }
+        let mut scanned: Vec<(&str, TableScan)> = Vec::new();
+        for (table, _, _) in &checked {
+            if scanned.iter().any(|(done, _)| done == table) {
                 continue;
             }
-            let estimate = database
-                .detection()
-                .server
-                .largest_tables
+            let columns: Vec<&str> = checked
                 .iter()
-                .find(|size| size.table == table)
-                .map(|size| size.rows_estimate.max(0) as f64);
-            let sampled = database.quick() && estimate.is_some_and(|rows| rows > SAMPLE_ROWS);
-            let source = if sampled {
-                let percent =
-                    (SAMPLE_ROWS / estimate.unwrap_or(SAMPLE_ROWS) * 100.0).clamp(0.01, 100.0);
-                format!("{table} TABLESAMPLE SYSTEM ({percent:.4})")
-            } else {
-                table.to_owned()
+                .filter(|(other, _, _)| other == table)
+                .map(|(_, column, _)| *column)
+                .collect();
+            scanned.push((table, scan_table(database, table, &columns)?));
+        }
+        let mut reports = Vec::new();
+        let mut columns = checked.iter();
+        for note in deferred {
+            if let Some(note) = note {
+                reports.push(note);
+                continue;
+            }
+            let Some((table, column, sql_type)) = columns.next() else {
+                break;
             };
-            let query = format!("SELECT id::bigint, \"{column}\"::text FROM {source} WHERE \"{column}\" IS NOT NULL");
-            let (bad, rows) = scan(
-                database,
-                &format!("read {table}.{column}"),
-                &query,
-                estimate,
-            )?;
+            let (_, scan) = scanned
+                .iter()
+                .find(|(done, _)| done == table)
+                .expect("every checked table was scanned");
+            let bad: Vec<&(String, i64, JsonbProblem)> = scan
+                .bad
+                .iter()
+                .filter(|(name, _, _)| name == column)
+                .collect();
             if bad.is_empty() {
-                if sampled {
+                if scan.sampled {
                     reports.push(Report {
+                        severity: Some(Severity::Info),
                         message: format!(
-                            "{table}.{column}: checked a sample of {rows} of ~{} rows (--quick), none refused",
-                            estimate.unwrap_or(0.0) as u64
+                            "{table}.{column}: checked a sample of {} of ~{} rows (--quick), none refused",
+                            scan.rows, scan.estimate
                         ),
                         location: None,
                         help: "Run without --quick for a full pass before the hop.".into(),
@@ -135,19 +142,25 @@ impl Check for JsonInvalidForJsonb {
                 }
                 continue;
             }
-            let mut ids: Vec<i64> = bad.iter().map(|(id, _)| *id).collect();
+            let mut ids: Vec<i64> = bad.iter().map(|(_, id, _)| *id).collect();
             ids.sort_unstable();
-            let mut problems: Vec<String> =
-                bad.iter().map(|(_, problem)| problem.to_string()).collect();
+            let mut problems: Vec<String> = bad
+                .iter()
+                .map(|(_, _, problem)| problem.to_string())
+                .collect();
             problems.sort();
             problems.dedup();
             reports.push(Report {
+                severity: None,
                 message: format!(
                     "{table}.{column} ({sql_type}) holds values jsonb refuses ({}): {}{}",
                     problems.join("; "),
                     name_rows(&ids, ids.len()),
-                    if sampled {
-                        format!(" (sampled {rows} rows with --quick: there may be more)")
+                    if scan.sampled {
+                        format!(
+                            " (sampled {} rows with --quick: there may be more)",
+                            scan.rows
+                        )
                     } else {
                         String::new()
                     }
@@ -160,13 +173,71 @@ impl Check for JsonInvalidForJsonb {
     }
 }
 
-/// Streams `query` (id, text) and checks the text of each row on every core.
+/// What one pass over a table found.
+struct TableScan {
+    /// Column, row id and why jsonb refuses the value.
+    bad: Vec<(String, i64, JsonbProblem)>,
+    rows: u64,
+    sampled: bool,
+    estimate: u64,
+}
+
+/// Reads `columns` of `table` in one COPY (a sample with --quick on big tables).
+fn scan_table(
+    database: &dyn super::super::database::Database,
+    table: &str,
+    columns: &[&str],
+) -> Result<TableScan, CannotRun> {
+    let estimate = database
+        .detection()
+        .server
+        .largest_tables
+        .iter()
+        .find(|size| size.table == table)
+        .map(|size| size.rows_estimate.max(0) as f64);
+    let sampled = database.quick() && estimate.is_some_and(|rows| rows > SAMPLE_ROWS);
+    let source = if sampled {
+        let percent = (SAMPLE_ROWS / estimate.unwrap_or(SAMPLE_ROWS) * 100.0).clamp(0.01, 100.0);
+        format!("{table} TABLESAMPLE SYSTEM ({percent:.4})")
+    } else {
+        table.to_owned()
+    };
+    let selected: Vec<String> = columns
+        .iter()
+        .map(|column| format!("\"{column}\"::text"))
+        .collect();
+    let present: Vec<String> = columns
+        .iter()
+        .map(|column| format!("\"{column}\" IS NOT NULL"))
+        .collect();
+    let query = format!(
+        "SELECT id::bigint, {} FROM {source} WHERE {}",
+        selected.join(", "),
+        present.join(" OR ")
+    );
+    let (bad, rows) = scan(database, &format!("read {table}"), &query, estimate)?;
+    Ok(TableScan {
+        bad: bad
+            .into_iter()
+            .map(|(index, id, problem)| (columns[index].to_owned(), id, problem))
+            .collect(),
+        rows,
+        sampled,
+        estimate: estimate.unwrap_or(0.0) as u64,
+    })
+}
+
+/// A refused value: its text's position after the id, the row id, and why.
+type Refused = (usize, i64, JsonbProblem);
+
+/// Streams `query` (id, then the texts) and checks every non-NULL text on every core; a finding
+/// is (text's position after the id, id, problem).
 fn scan(
     database: &dyn super::super::database::Database,
     what: &str,
     query: &str,
     estimate: Option<f64>,
-) -> Result<(Vec<(i64, JsonbProblem)>, u64), CannotRun> {
+) -> Result<(Vec<Refused>, u64), CannotRun> {
     let workers = std::thread::available_parallelism().map_or(2, |count| count.get());
     let bar = crate::report::progress_wanted().then(|| {
         let bar = indicatif::ProgressBar::new(estimate.unwrap_or(0.0) as u64);
@@ -193,18 +264,20 @@ fn scan(
                 let mut bad = Vec::new();
                 for row in &batch {
                     let fields = copy_fields(row);
-                    let (Some(id), Some(text)) = (
-                        fields.first().and_then(|raw| copy_field(raw)),
-                        fields.get(1).and_then(|raw| copy_field(raw)),
-                    ) else {
+                    let Some(id) = fields.first().and_then(|raw| copy_field(raw)) else {
                         continue;
                     };
-                    if let Err(problem) = check_jsonb(&text) {
-                        let id = std::str::from_utf8(&id)
-                            .ok()
-                            .and_then(|id| id.parse().ok())
-                            .unwrap_or(-1);
-                        bad.push((id, problem));
+                    let id = std::str::from_utf8(&id)
+                        .ok()
+                        .and_then(|id| id.parse().ok())
+                        .unwrap_or(-1);
+                    for (index, raw) in fields.iter().skip(1).enumerate() {
+                        let Some(text) = copy_field(raw) else {
+                            continue;
+                        };
+                        if let Err(problem) = check_jsonb(&text) {
+                            bad.push((index, id, problem));
+                        }
                     }
                 }
                 found

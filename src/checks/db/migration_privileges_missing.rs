@@ -28,7 +28,7 @@ impl Check for MigrationPrivilegesMissing {
         hop.database.is_some() && !hop.rewritten_tables().is_empty()
     }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
-        let database = super::database(hop).expect("applies");
+        let database = hop.database.expect("applies");
         let tables: Vec<String> = hop
             .rewritten_tables()
             .iter()
@@ -62,6 +62,7 @@ impl Check for MigrationPrivilegesMissing {
             .unwrap_or_default();
         if !not_owned.is_empty() {
             reports.push(Report {
+                severity: None,
                 message: format!("role {role} does not own {} that {} alters", not_owned.join(", "), hop.to.version),
                 location: None,
                 help: "Run the migration as the tables' owner, or make the migrating role a member of it.".into(),
@@ -69,6 +70,7 @@ impl Check for MigrationPrivilegesMissing {
         }
         if rows.first().is_some_and(|row| !row.get::<_, bool>(4)) {
             reports.push(Report {
+                severity: None,
                 message: format!("role {role} may not CREATE in the schema"),
                 location: None,
                 help: "GRANT CREATE ON SCHEMA to the role the migration runs as.".into(),

@@ -18,11 +18,6 @@ pub mod widget_position_not_integer;
 use super::database::name_rows;
 use super::{CannotRun, HopContext, Report};
 
-/// The database when the check can use it.
-pub(super) fn database<'a>(hop: &HopContext<'a>) -> Option<&'a dyn super::database::Database> {
-    hop.database
-}
-
 /// Whether the live database has `table.column`.
 pub(super) fn has_column(hop: &HopContext<'_>, table: &str, column: &str) -> bool {
     hop.database.is_some_and(|database| {
@@ -66,6 +61,7 @@ pub(super) fn rows_report(
         return Ok(Vec::new());
     }
     Ok(vec![Report {
+        severity: None,
         message: format!("{message}: {}", name_rows(&ids, ids.len())),
         location: None,
         help: help.to_owned(),

@@ -44,7 +44,7 @@ impl Check for PostgresVersionTooOld {
         hop.database.is_some()
     }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
-        let server = &super::database(hop).expect("applies").detection().server;
+        let server = &hop.database.expect("applies").detection().server;
         let minimum = &hop.to.postgresql_minimum.version;
         let Some(needed) = version_number(minimum) else {
             return Err(CannotRun(format!(
@@ -55,6 +55,7 @@ impl Check for PostgresVersionTooOld {
             return Ok(Vec::new());
         }
         Ok(vec![Report {
+            severity: None,
             message: format!(
                 "the server runs PostgreSQL {}; {} needs {minimum} or newer",
                 server.server_version, hop.to.version

@@ -56,7 +56,7 @@ impl Check for QueryRunnerNotRegistered {
         let disabled = setting("REDASH_DISABLED_QUERY_RUNNERS").unwrap_or_default();
         enabled.retain(|module| !disabled.contains(module));
         let registered: Vec<&str> = modules.types_of(&enabled).collect();
-        let rows = super::database(hop).expect("applies").query(
+        let rows = hop.database.expect("applies").query(
             "read the data-source types of queries",
             "SELECT ds.type, array_agg(q.id::bigint ORDER BY q.id) FROM queries q \
              JOIN data_sources ds ON ds.id = q.data_source_id GROUP BY ds.type ORDER BY ds.type",
@@ -68,6 +68,7 @@ impl Check for QueryRunnerNotRegistered {
             let ids: Vec<i64> = row.get(1);
             if !registered.contains(&kind.as_str()) {
                 reports.push(Report {
+                    severity: None,
                     message: format!(
                         "queries on {kind} data sources, a type no enabled runner of {} registers{}: {}",
                         hop.to.version,
@@ -81,6 +82,7 @@ impl Check for QueryRunnerNotRegistered {
                 && BROKEN_IN_25_1.contains(&kind.as_str())
             {
                 reports.push(Report {
+                    severity: None,
                     message: format!(
                         "queries on {kind} data sources crash 25.1.0's re-hash migration: {}",
                         name_rows(&ids, ids.len())

@@ -32,7 +32,7 @@ impl Check for QueueOfDataSourceNotConsumed {
     }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
         let consumed = consumed_queues(hop).unwrap_or_default();
-        let rows = super::database(hop).expect("applies").query(
+        let rows = hop.database.expect("applies").query(
             "read data-source queues",
             "SELECT queue, array_agg(id::bigint ORDER BY id) FROM ( \
                SELECT id, queue_name AS queue FROM data_sources \
@@ -47,6 +47,7 @@ impl Check for QueueOfDataSourceNotConsumed {
                 let queue: String = row.get(0);
                 let ids: Vec<i64> = row.get(1);
                 Report {
+                    severity: None,
                     message: format!(
                         "no worker consumes queue {queue} on {}, which data sources use: {}",
                         hop.to.version,

@@ -29,12 +29,13 @@ impl Check for SchemaDrift {
         hop.database.is_some()
     }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
-        let drift = &super::database(hop).expect("applies").detection().drift;
+        let drift = &hop.database.expect("applies").detection().drift;
         let touched = hop.rewritten_tables();
         let mut reports = Vec::new();
         let mut report = |table: &str, what: String| {
             if touched.contains(&table) {
                 reports.push(Report {
+                    severity: None,
                     message: format!("{what}, and {} migrates {table}", hop.to.version),
                     location: None,
                     help: format!("Rehearse the hop on a copy; make the change compatible with the {table} migration first."),

@@ -40,7 +40,7 @@ impl Check for SecretKeyCannotDecrypt {
         true
     }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
-        let database = super::database(hop).expect("applies");
+        let database = hop.database.expect("applies");
         let key = FernetKey::from_secret(database.secret_key().expect("applies"));
         let mut reports = Vec::new();
         for table in ["data_sources", "notification_destinations"] {
@@ -59,6 +59,7 @@ impl Check for SecretKeyCannotDecrypt {
                 .collect();
             if !ids.is_empty() {
                 reports.push(Report {
+                    severity: None,
                     message: format!(
                         "{table} rows the given secret cannot decrypt: {}",
                         name_rows(&ids, ids.len())

@@ -38,7 +38,7 @@ impl Check for TableRewriteSize {
             .iter()
             .map(|table| table.to_string())
             .collect();
-        let rows = super::database(hop).expect("applies").query(
+        let rows = hop.database.expect("applies").query(
             "read table sizes",
             "SELECT c.relname::text, c.reltuples::bigint, pg_total_relation_size(c.oid) \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -71,6 +71,7 @@ impl Check for TableRewriteSize {
             format!("roughly {fastest:.0}-{slowest:.0} s")
         };
         Ok(vec![Report {
+            severity: None,
             message: format!(
                 "{} rewrites {} ({:.1} MiB in all): needs about {:.1} MiB of free disk and {duration} of exclusive locks (at {SLOW_MIB_PER_SECOND}-{FAST_MIB_PER_SECOND} MiB/s, an assumption)",
                 hop.to.version,

@@ -41,7 +41,7 @@ impl Check for WidgetPositionNotInteger {
     }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
         let mut ids = Vec::new();
-        super::database(hop).expect("applies").copy_out(
+        hop.database.expect("applies").copy_out(
             "read widgets",
             "SELECT id::bigint, options::text FROM widgets ORDER BY id",
             &mut |row| {
@@ -70,6 +70,7 @@ impl Check for WidgetPositionNotInteger {
             return Ok(Vec::new());
         }
         Ok(vec![Report {
+            severity: None,
             message: format!(
                 "widgets without integer position.col and sizeX: {}",
                 name_rows(&ids, ids.len())
