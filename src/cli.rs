@@ -7,18 +7,18 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::checks::{self, Levels, Severity, UnknownCode};
-use crate::db::{parse_duration, DatabaseUrl, DbError, ReadOnlySession, Timeouts, UrlError};
-use crate::detect::{self, DetectError};
-use crate::inputs::{self, Deployment, InputError};
+use crate::db::{parse_duration, DatabaseUrl, Timeouts, UrlError};
+use crate::engine::{self, CheckRequest, DatabaseTarget, EngineError};
+use crate::inputs::DeploymentFiles;
 use crate::knowledge::{KnowledgeBase, KnowledgeError, Origin};
-use crate::plan::{self, render, PlanError};
-use crate::report::{exit, ColorChoice};
+use crate::plan::{self, PlanError};
+use crate::report::{self, exit, ColorChoice, Document, Format, Progress, ReportError};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "redash-upgrade",
     version,
-    about = "Plan, check and rehearse upgrades of a self-hosted Redash, one release at a time",
+    about = "Plan and check upgrades of a self-hosted Redash, one release at a time",
     after_help = exit::TABLE
 )]
 pub struct Cli {
@@ -58,9 +58,9 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// The release running now: 7, v7, 7.0.0, ... (with --database-url: what detect finds, unless
-    /// the database alone cannot tell)
-    #[arg(long, value_name = "VERSION", required_unless_present = "database_url")]
+    /// The release running now: 7, v7, 7.0.0, ... (with a database: what detect finds, unless the
+    /// database alone cannot tell)
+    #[arg(long, value_name = "VERSION")]
     pub from: Option<String>,
     /// The release to reach, or latest
     #[arg(long, value_name = "VERSION", default_value = "latest")]
@@ -92,25 +92,18 @@ pub struct CheckArgs {
     /// Drop a check's findings (repeatable)
     #[arg(long, value_name = "CODE")]
     pub allow: Vec<String>,
-    /// Also check the live metadata database (read-only), e.g. postgresql://user:password@host/db
-    #[arg(long, value_name = "URL")]
-    pub database_url: Option<String>,
     /// The environment variable of this shell holding the deployment's REDASH_SECRET_KEY, to test
     /// that stored credentials decrypt (default: the secret in --env-file)
-    #[arg(long, value_name = "NAME", requires = "database_url")]
+    #[arg(long, value_name = "NAME")]
     pub secret_key_env: Option<String>,
     /// Sample big tables instead of reading them in full (the report says so)
-    #[arg(long, requires = "database_url")]
+    #[arg(long)]
     pub quick: bool,
-    /// Cancel any statement running longer than this (500ms, 30s, 2min)
-    #[arg(long, value_name = "DURATION", default_value = "5min", value_parser = parse_duration)]
-    pub statement_timeout: Duration,
-    /// Give up on a lock held by someone else after this long, rather than queue behind it
-    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
-    pub lock_timeout: Duration,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// Output format
-    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
-    pub format: PlanFormat,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
 }
 
 #[derive(Debug, clap::Args)]
@@ -136,23 +129,53 @@ fn parse_host_memory(text: &str) -> Result<u64, String> {
 
 #[derive(Debug, clap::Args)]
 pub struct DetectArgs {
-    /// The metadata database, as in REDASH_DATABASE_URL (postgresql://user:password@host:port/db)
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
+}
+
+/// How to reach the metadata database: the same options on every command that reads it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectArgs {
+    /// The metadata database, as in REDASH_DATABASE_URL (postgresql://user:password@host:port/db;
+    /// sslmode and sslrootcert as libpq reads them). Prefer the variable: a command line is
+    /// visible to every user of the host
     #[arg(
         long,
         value_name = "URL",
         env = "REDASH_DATABASE_URL",
         hide_env_values = true
     )]
-    pub database_url: String,
-    /// Output format
-    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
-    pub format: ListFormat,
-    /// Cancel any statement running longer than this (500ms, 30s, 2min)
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
-    pub statement_timeout: Duration,
+    pub database_url: Option<String>,
+    /// Cancel any statement running longer than this (500ms, 30s, 2min) [default: 30s for
+    /// detect, 5min for check]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub statement_timeout: Option<Duration>,
     /// Give up on a lock held by someone else after this long, rather than queue behind it
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
     pub lock_timeout: Duration,
+    /// Give up connecting after this long
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+}
+
+impl ConnectArgs {
+    /// The database to read, when one was given; `statement` is the command's default timeout.
+    fn target(&self, statement: Duration) -> Result<Option<DatabaseTarget>, CliError> {
+        let Some(url) = &self.database_url else {
+            return Ok(None);
+        };
+        Ok(Some(DatabaseTarget {
+            url: url.parse::<DatabaseUrl>()?,
+            timeouts: Timeouts {
+                statement: self.statement_timeout.unwrap_or(statement),
+                lock: self.lock_timeout,
+                connect: self.connect_timeout,
+            },
+        }))
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -185,10 +208,55 @@ pub enum PlanFormat {
     Json,
 }
 
+/// `releases` and `detect`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ListFormat {
+    /// Readable on an 80-column terminal
     Text,
+    /// The documented JSON contract
     Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// Findings grouped by hop, readable on an 80-column terminal
+    Text,
+    /// A checklist of fixes per hop, for the change ticket
+    Markdown,
+    /// The documented JSON contract
+    Json,
+    /// SARIF 2.1.0, for code-scanning UIs
+    Sarif,
+}
+
+impl From<PlanFormat> for Format {
+    fn from(format: PlanFormat) -> Format {
+        match format {
+            PlanFormat::Text => Format::Text,
+            PlanFormat::Markdown => Format::Markdown,
+            PlanFormat::Json => Format::Json,
+        }
+    }
+}
+
+impl From<ListFormat> for Format {
+    fn from(format: ListFormat) -> Format {
+        match format {
+            ListFormat::Text => Format::Text,
+            ListFormat::Json => Format::Json,
+        }
+    }
+}
+
+impl From<CheckFormat> for Format {
+    fn from(format: CheckFormat) -> Format {
+        match format {
+            CheckFormat::Text => Format::Text,
+            CheckFormat::Markdown => Format::Markdown,
+            CheckFormat::Json => Format::Json,
+            CheckFormat::Sarif => Format::Sarif,
+        }
+    }
 }
 
 /// Why a command could not do its job; all map to exit code 2.
@@ -201,91 +269,90 @@ pub enum CliError {
     #[error("--database-url")]
     Url(#[from] UrlError),
     #[error(transparent)]
-    Db(#[from] DbError),
-    #[error(transparent)]
-    Detect(#[from] DetectError),
-    #[error(transparent)]
-    Input(#[from] InputError),
+    Engine(#[from] EngineError),
     #[error(transparent)]
     Level(#[from] UnknownCode),
+    #[error(transparent)]
+    Report(#[from] ReportError),
     #[error("explain {0}: no such check (list them with `redash-upgrade checks`)")]
     UnknownCheck(String),
-    #[error("--ecs-desired-count {0}: no ECS container of that name")]
-    UnknownContainer(String),
     #[error("--secret-key-env {0}: no such variable in this environment")]
     SecretVariableUnset(String),
-    #[error("give --from: {0}")]
-    FromNeeded(String),
-    #[error("--from {given} is {resolved}, but the database is at {found} (see `redash-upgrade detect`)")]
-    FromDisagrees {
-        given: String,
-        resolved: String,
-        found: String,
-    },
-    #[error("failed to write the output: {0}")]
+    #[error("{0} needs a database: give --database-url or set REDASH_DATABASE_URL")]
+    DatabaseNeeded(&'static str),
+    #[error("failed to write the output")]
     Output(#[from] std::io::Error),
 }
 
 /// Runs the command and writes its result to `out`. The result is rendered in full before any
-/// of it is written, so a failure never leaves half a plan behind. Returns the exit code.
+/// of it is written, so a failure never leaves half a report behind. Returns the exit code.
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
     let origin = match &cli.upgrade_paths {
         Some(dir) => Origin::Directory(dir.clone()),
         None => Origin::Embedded,
     };
     let knowledge = KnowledgeBase::load(&origin)?;
-    let mut rendered = Vec::new();
-    let mut code = exit::SUCCESS;
-    match &cli.command {
+    let (rendered, code) = match &cli.command {
         Command::Plan(args) => {
             let plan = plan::plan(&knowledge, &args.from, &args.to)?;
-            match args.format {
-                PlanFormat::Text => render::plan_text(&mut rendered, &plan)?,
-                PlanFormat::Markdown => render::plan_markdown(&mut rendered, &plan)?,
-                PlanFormat::Json => json_line(&mut rendered, &render::plan_json(&plan))?,
-            }
+            let rendered = report::render(args.format.into(), &Document::Plan(&plan))?;
+            (rendered, exit::SUCCESS)
         }
-        Command::Releases(args) => match args.format {
-            ListFormat::Text => render::releases_text(&mut rendered, &knowledge)?,
-            ListFormat::Json => json_line(&mut rendered, &render::releases_json(&knowledge))?,
-        },
+        Command::Releases(args) => (
+            report::render(args.format.into(), &Document::Releases(&knowledge))?,
+            exit::SUCCESS,
+        ),
         Command::Detect(args) => {
-            let url: DatabaseUrl = args.database_url.parse()?;
-            let timeouts = Timeouts {
-                statement: args.statement_timeout,
-                lock: args.lock_timeout,
-                ..Timeouts::default()
+            let target = args
+                .connect
+                .target(Timeouts::default().statement)?
+                .ok_or(CliError::DatabaseNeeded("detect"))?;
+            let detection = engine::block_on(engine::detect(&knowledge, &target))?;
+            let code = if detection.needs_attention() {
+                exit::BLOCKING_FINDINGS
+            } else {
+                exit::SUCCESS
             };
-            let mut session = ReadOnlySession::connect(&url, timeouts)?;
-            let detection = detect::detect(&knowledge, &mut session, url.redacted())?;
-            match args.format {
-                ListFormat::Text => detect::detection_text(&mut rendered, &detection)?,
-                ListFormat::Json => json_line(&mut rendered, &detect::detection_json(&detection))?,
-            }
-            if detection.needs_attention() {
-                code = exit::BLOCKING_FINDINGS;
-            }
+            (
+                report::render(args.format.into(), &Document::Detection(&detection))?,
+                code,
+            )
         }
         Command::Check(args) => {
-            code = run_check(&knowledge, args, &mut rendered)?;
+            let request = check_request(args)?;
+            let report = engine::block_on(engine::check(&knowledge, request))?;
+            let code = if report.has_errors() {
+                exit::BLOCKING_FINDINGS
+            } else {
+                exit::SUCCESS
+            };
+            (
+                report::render(args.format.into(), &Document::Check(&report))?,
+                code,
+            )
         }
         Command::Explain(args) => {
             let check = checks::find(&args.code)
                 .ok_or_else(|| CliError::UnknownCheck(args.code.clone()))?;
-            checks::render::explain_text(&mut rendered, check)?;
+            (
+                report::render(Format::Text, &Document::Explain(check.meta()))?,
+                exit::SUCCESS,
+            )
         }
-        Command::Checks => checks::render::checks_text(&mut rendered)?,
-    }
+        Command::Checks => (
+            report::render(Format::Text, &Document::CheckList)?,
+            exit::SUCCESS,
+        ),
+    };
     out.write_all(&rendered)?;
     out.flush()?;
     Ok(code)
 }
 
-fn run_check(
-    knowledge: &KnowledgeBase,
-    args: &CheckArgs,
-    rendered: &mut Vec<u8>,
-) -> Result<i32, CliError> {
+/// The statement timeout of `check` when none is given: its scans read whole tables.
+const CHECK_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+fn check_request(args: &CheckArgs) -> Result<CheckRequest, CliError> {
     let mut levels = Levels::default();
     for code in &args.deny {
         levels.set("--deny", code, Some(Severity::Error))?;
@@ -296,206 +363,36 @@ fn run_check(
     for code in &args.allow {
         levels.set("--allow", code, None)?;
     }
-    let deployment = read_deployment(args)?;
-    let mut inputs = deployment.files.clone();
-    let (hops, findings) = match &args.database_url {
-        None => {
-            let from = args
-                .from
-                .as_deref()
-                .expect("clap requires --from without --database-url");
-            let stops = stops_of(knowledge, from, &args.to)?;
-            let findings = checks::run_checks(knowledge, &stops, &deployment, None, &levels);
-            (hop_names(&stops), findings)
+    let database = args.connect.target(CHECK_STATEMENT_TIMEOUT)?;
+    if database.is_none() {
+        if args.secret_key_env.is_some() {
+            return Err(CliError::DatabaseNeeded("--secret-key-env"));
         }
-        Some(url) => {
-            let url: DatabaseUrl = url.parse()?;
-            let secret = match &args.secret_key_env {
-                Some(name) => Some(
-                    std::env::var(name).map_err(|_| CliError::SecretVariableUnset(name.clone()))?,
-                ),
-                None => secret_from_files(&deployment),
-            };
-            let timeouts = Timeouts {
-                statement: args.statement_timeout,
-                lock: args.lock_timeout,
-                ..Timeouts::default()
-            };
-            let mut session = ReadOnlySession::connect(&url, timeouts)?;
-            inputs.push(url.redacted());
-            session.read(|transaction| -> Result<_, CliError> {
-                let detection = detect::detect_in(knowledge, transaction, url.redacted())?;
-                let from = from_of_database(knowledge, args.from.as_deref(), &detection)?;
-                let stops = stops_of(knowledge, &from, &args.to)?;
-                let database =
-                    checks::database::LiveDatabase::new(transaction, detection, secret, args.quick);
-                let findings =
-                    checks::run_checks(knowledge, &stops, &deployment, Some(&database), &levels);
-                Ok((hop_names(&stops), findings))
-            })?
+        if args.quick {
+            return Err(CliError::DatabaseNeeded("--quick"));
         }
+    }
+    let secret_key = match &args.secret_key_env {
+        Some(name) => {
+            Some(std::env::var(name).map_err(|_| CliError::SecretVariableUnset(name.clone()))?)
+        }
+        None => None,
     };
-    if inputs.is_empty() {
-        inputs.push(
-            "no files (give --compose, --ecs-task-def, --env-file, --nginx or --database-url)"
-                .to_owned(),
-        );
-    }
-    match args.format {
-        PlanFormat::Text => checks::render::findings_text(rendered, &hops, &inputs, &findings)?,
-        PlanFormat::Markdown => checks::render::findings_markdown(rendered, &hops, &findings)?,
-        PlanFormat::Json => json_line(rendered, &checks::render::findings_json(&hops, &findings))?,
-    }
-    Ok(
-        if findings
-            .iter()
-            .any(|finding| finding.severity == Severity::Error)
-        {
-            exit::BLOCKING_FINDINGS
-        } else {
-            exit::SUCCESS
+    Ok(CheckRequest {
+        from: args.from.clone(),
+        to: args.to.clone(),
+        files: DeploymentFiles {
+            env_files: args.env_file.clone(),
+            compose: args.compose.clone(),
+            ecs_task_definitions: args.ecs_task_def.clone(),
+            ecs_desired_counts: args.ecs_desired_count.clone(),
+            nginx: args.nginx.clone(),
+            host_memory_mib: args.host_memory,
         },
-    )
-}
-
-/// The releases the plan stops at, the starting one first.
-fn stops_of<'k>(
-    knowledge: &'k KnowledgeBase,
-    from: &str,
-    to: &str,
-) -> Result<Vec<&'k crate::knowledge::model::Release>, CliError> {
-    let plan = plan::plan(knowledge, from, to)?;
-    Ok(plan
-        .path()
-        .iter()
-        .filter_map(|version| {
-            knowledge
-                .releases
-                .iter()
-                .find(|release| &release.version.to_string() == version)
-        })
-        .collect())
-}
-
-fn hop_names(stops: &[&crate::knowledge::model::Release]) -> Vec<String> {
-    stops
-        .windows(2)
-        .map(|pair| format!("{}->{}", pair[0].version, pair[1].version))
-        .collect()
-}
-
-/// The release to plan from: `--from` when given (it must agree with the database), else the
-/// one release the database is at.
-fn from_of_database(
-    knowledge: &KnowledgeBase,
-    given: Option<&str>,
-    detection: &detect::Detection,
-) -> Result<String, CliError> {
-    let found: Vec<String> = detection
-        .candidates
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    let found_text = match found.as_slice() {
-        [] => "no known release".to_owned(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} or {last}", init.join(", ")),
-    };
-    match given {
-        Some(given) => {
-            let resolved = plan::resolve(knowledge, given, "--from")?;
-            if !detection.candidates.is_empty() && !detection.candidates.contains(&resolved.version)
-            {
-                return Err(CliError::FromDisagrees {
-                    given: given.to_owned(),
-                    resolved: resolved.version.to_string(),
-                    found: found_text,
-                });
-            }
-            Ok(resolved.version.to_string())
-        }
-        None => match found.as_slice() {
-            [one] => Ok(one.clone()),
-            [] => Err(CliError::FromNeeded(
-                "the database matches no known release".into(),
-            )),
-            _ => Err(CliError::FromNeeded(format!(
-                "the database is at {found_text}, which it cannot tell apart"
-            ))),
-        },
-    }
-}
-
-/// The secret the deployment encrypts with, as its env files give it.
-fn secret_from_files(deployment: &Deployment) -> Option<String> {
-    ["REDASH_SECRET_KEY", "REDASH_COOKIE_SECRET"]
-        .iter()
-        .find_map(|name| {
-            deployment
-                .running_roles()
-                .find_map(|role| role.var(name)?.value.clone())
-                .filter(|value| !value.is_empty())
-        })
-}
-
-fn read_deployment(args: &CheckArgs) -> Result<Deployment, CliError> {
-    let mut deployment = Deployment {
-        host_memory_mib: args.host_memory,
-        ..Deployment::default()
-    };
-    if let Some(path) = &args.compose {
-        deployment
-            .roles
-            .extend(inputs::compose::read_compose(path)?);
-        deployment.files.push(path.display().to_string());
-    }
-    for path in &args.ecs_task_def {
-        deployment
-            .roles
-            .extend(inputs::ecs::read_task_definition(path)?);
-        deployment.files.push(path.display().to_string());
-    }
-    for (name, count) in &args.ecs_desired_count {
-        let role = deployment
-            .roles
-            .iter_mut()
-            .find(|role| role.ecs && &role.name == name)
-            .ok_or_else(|| CliError::UnknownContainer(name.clone()))?;
-        role.replicas = Some(inputs::deployment::Located {
-            value: *count,
-            location: role.location.clone(),
-        });
-    }
-    let mut shared = Vec::new();
-    for path in &args.env_file {
-        shared.extend(inputs::env_file::read_env_file(path)?);
-        deployment.files.push(path.display().to_string());
-    }
-    if deployment.roles.is_empty() && !shared.is_empty() {
-        // Only env files: one role stands for every container that reads them.
-        deployment.roles.push(inputs::Role {
-            name: "every role (env files)".into(),
-            kind: inputs::RoleKind::Server,
-            location: shared[0].location.clone(),
-            command: None,
-            image: None,
-            env: Default::default(),
-            replicas: None,
-            memory_limit_mib: None,
-            health_check: None,
-            ecs: false,
-        });
-    }
-    deployment.apply_shared_env(&shared);
-    if let Some(path) = &args.nginx {
-        deployment.nginx = Some(inputs::nginx::read_nginx(path)?);
-        deployment.files.push(path.display().to_string());
-    }
-    Ok(deployment)
-}
-
-fn json_line(out: &mut Vec<u8>, value: &serde_json::Value) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value)?;
-    out.push(b'\n');
-    Ok(())
+        database,
+        secret_key,
+        quick: args.quick,
+        levels,
+        progress: Progress::for_this_process(),
+    })
 }

@@ -1,13 +1,15 @@
-//! redash-upgrade: plan, check and rehearse upgrades of a self-hosted Redash, one release at a
-//! time. The binary in `main.rs` only parses arguments and calls into this library.
+//! redash-upgrade: plan and check upgrades of a self-hosted Redash, one release at a time. The
+//! binary in `main.rs` only parses arguments (`cli.rs`) and calls the commands in [`engine`].
 
 pub mod checks;
 pub mod cli;
 pub mod db;
 pub mod detect;
+pub mod engine;
 pub mod fernet;
 pub mod inputs;
 pub mod knowledge;
 pub mod plan;
 pub mod report;
+#[cfg(feature = "testbed")]
 pub mod testbed;

@@ -1,17 +1,18 @@
 //! Benchmark: the full set of database checks on the large fixture, next to a plain COPY of the
 //! same tables. Starts its own throwaway PostgreSQL (like the tests) and prints figures.
 //!
-//!     cargo run --release --bin bench-db-checks [-- --runs 5]
+//!     cargo run --release --features testbed --bin bench-db-checks [-- --runs 5]
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use redash_upgrade::checks::{self, database::LiveDatabase, Levels};
-use redash_upgrade::db::{DatabaseUrl, ReadOnlySession, Timeouts};
-use redash_upgrade::detect;
-use redash_upgrade::inputs::Deployment;
+use redash_upgrade::checks::Levels;
+use redash_upgrade::db::{DatabaseUrl, Timeouts};
+use redash_upgrade::engine::{self, CheckRequest, DatabaseTarget};
+use redash_upgrade::inputs::DeploymentFiles;
 use redash_upgrade::knowledge::KnowledgeBase;
+use redash_upgrade::report::Progress;
 use redash_upgrade::testbed::{self, PgServer, Scale, FIXTURE_SECRET_KEY};
 use semver::Version;
 
@@ -49,6 +50,7 @@ fn main() -> anyhow::Result<()> {
             &Version::new(10, 1, 0),
             Scale::Large,
         )?;
+        client.batch_execute("ANALYZE")?;
     }
     writeln!(
         err,
@@ -56,39 +58,27 @@ fn main() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     )?;
 
-    let url: DatabaseUrl = server.tcp_url("large").parse()?;
-    let stops: Vec<_> = ["10.1.0", "25.8.0", "26.3.0"]
-        .iter()
-        .map(|version| {
-            knowledge
-                .release(&Version::parse(version).expect("valid"))
-                .expect("known")
-        })
-        .collect();
-    let deployment = Deployment::default();
+    let target = DatabaseTarget {
+        url: server.tcp_url("large").parse::<DatabaseUrl>()?,
+        timeouts: Timeouts::default(),
+    };
     let mut check_times = Vec::new();
     let mut findings = 0;
     for _ in 0..runs {
+        let request = CheckRequest {
+            from: Some("10.1.0".into()),
+            to: "26.3.0".into(),
+            files: DeploymentFiles::default(),
+            database: Some(target.clone()),
+            secret_key: Some(FIXTURE_SECRET_KEY.into()),
+            quick: false,
+            levels: Levels::default(),
+            progress: Progress::hidden(),
+        };
         let started = Instant::now();
-        let mut session = ReadOnlySession::connect(&url, Timeouts::default())?;
-        findings = session.read(|transaction| -> anyhow::Result<usize> {
-            let detection = detect::detect_in(&knowledge, transaction, url.redacted())?;
-            let database = LiveDatabase::new(
-                transaction,
-                detection,
-                Some(FIXTURE_SECRET_KEY.into()),
-                false,
-            );
-            Ok(checks::run_checks(
-                &knowledge,
-                &stops,
-                &deployment,
-                Some(&database),
-                &Levels::default(),
-            )
-            .len())
-        })?;
+        let report = engine::block_on(engine::check(&knowledge, request))?;
         check_times.push(started.elapsed());
+        findings = report.findings.len();
     }
 
     let mut copy_times = Vec::new();
@@ -98,15 +88,7 @@ fn main() -> anyhow::Result<()> {
         let mut client = server.connect("large")?;
         copied_bytes = 0;
         for table in TABLES {
-            let mut reader = client.copy_out(&format!("COPY {table} TO STDOUT"))?;
-            let mut buffer = vec![0u8; 1 << 16];
-            loop {
-                let read = reader.read(&mut buffer)?;
-                if read == 0 {
-                    break;
-                }
-                copied_bytes += read as u64;
-            }
+            copied_bytes += client.copy_out_bytes(&format!("COPY {table} TO STDOUT"))?;
         }
         copy_times.push(started.elapsed());
     }

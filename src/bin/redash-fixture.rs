@@ -63,9 +63,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(url) = &args.database_url {
         let url: DatabaseUrl = url.parse().context("--database-url")?;
-        let mut client = url
-            .config()
-            .connect(postgres::NoTls)
+        let mut client = testbed::Client::connect(&url.connect_options(), "connect")
             .with_context(|| format!("connecting to {url}"))?;
         if args.upgraded {
             let oldest = Version::new(4, 0, 2);

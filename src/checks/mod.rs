@@ -1,44 +1,22 @@
-//! The check engine: a registry of small documented checks, each run for every hop of a plan
-//! whose span crosses its trigger. A finding is data; an `Err` from a check only means it could
-//! not run, and becomes a finding of its own without stopping the others.
+//! The check engine: a registry of small documented checks, run over the hops of a plan. A
+//! finding is data; an `Err` from a check only means it could not run, and becomes a finding of
+//! its own without stopping the others.
+//!
+//! Two kinds of check share the registry: configuration checks ([`config`]) look at the
+//! deployment's files, database checks ([`db`]) read the live metadata database.
 
-mod cookie_secret_missing;
-mod csrf_enforced_with_multi_org;
-mod gunicorn_binds_ipv6;
-mod image_tag_mismatch;
-mod login_throttle_health_check;
-mod memory_insufficient;
-mod module_removed;
-mod multi_org_static_images;
-mod queues_celery_obsolete;
-mod queues_not_consumed;
-mod redash_host_without_scheme;
-mod scheduler_not_single;
-mod scheduler_queues_ignored;
-mod secret_in_plain_environment;
-mod secret_key_differs_between_roles;
-mod secret_key_unset;
-mod variable_removed;
-mod workers_count_meaning_changed;
-
-pub mod database;
-mod db;
-mod jsonb;
-
-/// Whether PostgreSQL's jsonb input accepts `text` (the rule `json-invalid-for-jsonb` applies).
-pub fn jsonb_accepts(text: &[u8]) -> bool {
-    jsonb::check_jsonb(text).is_ok()
-}
-pub mod render;
+pub mod config;
+pub mod db;
 
 use std::collections::BTreeMap;
 
-use semver::Version;
 use serde::Serialize;
 
 use crate::inputs::{Deployment, Location};
-use crate::knowledge::model::{Release, Transition};
 use crate::knowledge::KnowledgeBase;
+use crate::plan::{HopId, HopPlan, UpgradePlan};
+
+pub use db::LiveDatabase;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -72,11 +50,23 @@ pub struct Report {
 pub struct Finding {
     pub code: &'static str,
     pub severity: Severity,
-    /// `7.0.0->8.0.0`.
-    pub hop: String,
+    pub hop: HopId,
     pub message: String,
     pub location: Option<Location>,
     pub help: String,
+}
+
+/// Which hops a check runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// Every hop; the check's own `applies` may narrow it on what the plan's hop already says
+    /// (its job system, its known bugs, the tables it rewrites).
+    EveryHop,
+    /// The hops whose transitions name the check in the knowledge base (`checks` in
+    /// `upgrade-paths/hops/*.json`), so the release that calls for it is data, not code.
+    NamedByHop,
+    /// The first hop it applies to only: a setting that no hop changes is reported once.
+    OncePerPlan,
 }
 
 /// A check's identity and the text `explain CODE` prints: what it checks, why it matters, how to
@@ -85,6 +75,7 @@ pub struct CheckMeta {
     /// Stable kebab-case name of the problem; never renamed.
     pub code: &'static str,
     pub severity: Severity,
+    pub trigger: Trigger,
     pub summary: &'static str,
     pub what: &'static str,
     pub why: &'static str,
@@ -92,45 +83,13 @@ pub struct CheckMeta {
     pub references: &'static [&'static str],
 }
 
-/// One hop as the checks see it.
+/// One hop as the checks see it: the plan's own hop, and what the operator gave.
 pub struct HopContext<'a> {
     pub knowledge: &'a KnowledgeBase,
-    pub from: &'a Release,
-    pub to: &'a Release,
-    /// The transitions between consecutive releases that the hop crosses.
-    pub transitions: Vec<&'a Transition>,
+    pub plan: &'a HopPlan<'a>,
     pub deployment: &'a Deployment,
-    /// The live metadata database, when `--database-url` was given.
-    pub database: Option<&'a dyn database::Database>,
     /// Whether this is the plan's first hop (the files describe what runs before it).
     pub is_first: bool,
-}
-
-impl<'a> HopContext<'a> {
-    pub fn crosses(&self, release: &Version) -> bool {
-        &self.from.version < release && release <= &self.to.version
-    }
-
-    /// The tables the hop's migrations rewrite or alter, from the knowledge base.
-    pub fn rewritten_tables(&self) -> Vec<&'a str> {
-        let mut tables: Vec<&str> = self
-            .knowledge
-            .releases
-            .iter()
-            .filter(|release| {
-                release.version > self.from.version && release.version <= self.to.version
-            })
-            .flat_map(|release| release.migrations.iter())
-            .flat_map(|revision| revision.rewrites_tables.iter().map(String::as_str))
-            .collect();
-        tables.sort_unstable();
-        tables.dedup();
-        tables
-    }
-
-    pub fn target_is_rq(&self) -> bool {
-        self.to.job_system == crate::knowledge::model::JobSystem::Rq
-    }
 }
 
 /// Why a check could not run.
@@ -138,64 +97,94 @@ impl<'a> HopContext<'a> {
 #[error("{0}")]
 pub struct CannotRun(pub String);
 
-pub trait Check: Sync {
+/// A check of the deployment's configuration.
+pub trait ConfigCheck: Sync {
     fn meta(&self) -> &'static CheckMeta;
-    fn code(&self) -> &'static str {
-        self.meta().code
-    }
-    fn default_severity(&self) -> Severity {
-        self.meta().severity
-    }
-    /// Whether the hop is one this check is about (it crosses the check's trigger release).
+    /// Whether the hop is one this check is about, beyond its trigger.
     fn applies(&self, _hop: &HopContext<'_>) -> bool {
         true
     }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun>;
-    /// Checks of settings that no hop changes report once, on the first hop they apply to.
-    fn once_per_plan(&self) -> bool {
-        false
+}
+
+/// A check of the live metadata database; it runs only when a database was given.
+#[async_trait::async_trait]
+pub trait DatabaseCheck: Sync {
+    fn meta(&self) -> &'static CheckMeta;
+    /// Whether the hop is one this check is about, beyond its trigger (columns it needs, ...).
+    fn applies(&self, _hop: &HopContext<'_>, _database: &LiveDatabase) -> bool {
+        true
+    }
+    async fn run(
+        &self,
+        hop: &HopContext<'_>,
+        database: &LiveDatabase,
+    ) -> Result<Vec<Report>, CannotRun>;
+}
+
+/// A registered check of either kind.
+#[derive(Clone, Copy)]
+pub enum Check {
+    Config(&'static dyn ConfigCheck),
+    Database(&'static dyn DatabaseCheck),
+}
+
+impl Check {
+    pub fn meta(&self) -> &'static CheckMeta {
+        match self {
+            Check::Config(check) => check.meta(),
+            Check::Database(check) => check.meta(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.meta().code
+    }
+
+    pub fn default_severity(&self) -> Severity {
+        self.meta().severity
     }
 }
 
 /// Every check, in the order reports list them. Codes are stable: never rename one.
-pub static CHECKS: &[&dyn Check] = &[
-    &queues_not_consumed::QueuesNotConsumed,
-    &queues_celery_obsolete::QueuesCeleryObsolete,
-    &scheduler_not_single::SchedulerNotSingle,
-    &scheduler_queues_ignored::SchedulerQueuesIgnored,
-    &workers_count_meaning_changed::WorkersCountMeaningChanged,
-    &cookie_secret_missing::CookieSecretMissing,
-    &secret_key_unset::SecretKeyUnset,
-    &secret_key_differs_between_roles::SecretKeyDiffersBetweenRoles,
-    &secret_in_plain_environment::SecretInPlainEnvironment,
-    &variable_removed::VariableRemoved,
-    &module_removed::ModuleRemoved,
-    &memory_insufficient::MemoryInsufficient,
-    &login_throttle_health_check::LoginThrottleHealthCheck,
-    &multi_org_static_images::MultiOrgStaticImages,
-    &redash_host_without_scheme::RedashHostWithoutScheme,
-    &csrf_enforced_with_multi_org::CsrfEnforcedWithMultiOrg,
-    &gunicorn_binds_ipv6::GunicornBindsIpv6,
-    &image_tag_mismatch::ImageTagMismatch,
-    &db::alembic_stamp_problem::AlembicStampProblem,
-    &db::schema_drift::SchemaDrift,
-    &db::postgres_version_too_old::PostgresVersionTooOld,
-    &db::migration_privileges_missing::MigrationPrivilegesMissing,
-    &db::legacy_schedule_unconvertible::LegacyScheduleUnconvertible,
-    &db::json_invalid_for_jsonb::JsonInvalidForJsonb,
-    &db::user_details_will_be_lost::UserDetailsWillBeLost,
-    &db::profile_image_url_breaks_migration::ProfileImageUrlBreaksMigration,
-    &db::widget_position_not_integer::WidgetPositionNotInteger,
-    &db::query_runner_not_registered::QueryRunnerNotRegistered,
-    &db::queue_of_data_source_not_consumed::QueueOfDataSourceNotConsumed,
-    &db::secret_key_cannot_decrypt::SecretKeyCannotDecrypt,
-    &db::table_rewrite_size::TableRewriteSize,
+pub static CHECKS: &[Check] = &[
+    Check::Config(&config::queues_not_consumed::QueuesNotConsumed),
+    Check::Config(&config::queues_celery_obsolete::QueuesCeleryObsolete),
+    Check::Config(&config::scheduler_not_single::SchedulerNotSingle),
+    Check::Config(&config::scheduler_queues_ignored::SchedulerQueuesIgnored),
+    Check::Config(&config::workers_count_meaning_changed::WorkersCountMeaningChanged),
+    Check::Config(&config::cookie_secret_missing::CookieSecretMissing),
+    Check::Config(&config::secret_key_unset::SecretKeyUnset),
+    Check::Config(&config::secret_key_differs_between_roles::SecretKeyDiffersBetweenRoles),
+    Check::Config(&config::secret_in_plain_environment::SecretInPlainEnvironment),
+    Check::Config(&config::variable_removed::VariableRemoved),
+    Check::Config(&config::module_removed::ModuleRemoved),
+    Check::Config(&config::memory_insufficient::MemoryInsufficient),
+    Check::Config(&config::login_throttle_health_check::LoginThrottleHealthCheck),
+    Check::Config(&config::multi_org_static_images::MultiOrgStaticImages),
+    Check::Config(&config::redash_host_without_scheme::RedashHostWithoutScheme),
+    Check::Config(&config::csrf_enforced_with_multi_org::CsrfEnforcedWithMultiOrg),
+    Check::Config(&config::gunicorn_binds_ipv6::GunicornBindsIpv6),
+    Check::Config(&config::image_tag_mismatch::ImageTagMismatch),
+    Check::Database(&db::alembic_stamp_problem::AlembicStampProblem),
+    Check::Database(&db::schema_drift::SchemaDrift),
+    Check::Database(&db::postgres_version_too_old::PostgresVersionTooOld),
+    Check::Database(&db::migration_privileges_missing::MigrationPrivilegesMissing),
+    Check::Database(&db::legacy_schedule_unconvertible::LegacyScheduleUnconvertible),
+    Check::Database(&db::json_invalid_for_jsonb::JsonInvalidForJsonb),
+    Check::Database(&db::user_details_will_be_lost::UserDetailsWillBeLost),
+    Check::Database(&db::profile_image_url_breaks_migration::ProfileImageUrlBreaksMigration),
+    Check::Database(&db::widget_position_not_integer::WidgetPositionNotInteger),
+    Check::Database(&db::query_runner_not_registered::QueryRunnerNotRegistered),
+    Check::Database(&db::queue_of_data_source_not_consumed::QueueOfDataSourceNotConsumed),
+    Check::Database(&db::secret_key_cannot_decrypt::SecretKeyCannotDecrypt),
+    Check::Database(&db::table_rewrite_size::TableRewriteSize),
 ];
 
 /// The code of findings about a check that could not run.
 pub const CANNOT_RUN: &str = "check-could-not-run";
 
-pub fn find(code: &str) -> Option<&'static dyn Check> {
+pub fn find(code: &str) -> Option<Check> {
     CHECKS.iter().copied().find(|check| check.code() == code)
 }
 
@@ -237,130 +226,134 @@ impl Levels {
     }
 }
 
-/// Runs every applicable check for every hop.
-pub fn run_checks(
+/// Runs every check that applies to every hop of `plan`, database checks only when `database`
+/// is given.
+pub async fn run_checks(
     knowledge: &KnowledgeBase,
-    stops: &[&Release],
+    plan: &UpgradePlan<'_>,
     deployment: &Deployment,
-    database: Option<&dyn database::Database>,
+    database: Option<&LiveDatabase>,
     levels: &Levels,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut reported_once: Vec<&'static str> = Vec::new();
-    for (index, pair) in stops.windows(2).enumerate() {
-        let (from, to) = (pair[0], pair[1]);
+    for (index, hop_plan) in plan.hops.iter().enumerate() {
         let hop = HopContext {
-            is_first: index == 0,
             knowledge,
-            from,
-            to,
-            transitions: knowledge.transitions_between(&from.version, &to.version),
+            plan: hop_plan,
             deployment,
-            database,
+            is_first: index == 0,
         };
-        let hop_name = format!("{}->{}", from.version, to.version);
         for check in CHECKS {
-            if !check.applies(&hop) || reported_once.contains(&check.code()) {
+            let meta = check.meta();
+            let triggered = match meta.trigger {
+                Trigger::EveryHop => true,
+                Trigger::NamedByHop => !hop_plan.check_triggers(meta.code).is_empty(),
+                Trigger::OncePerPlan => !reported_once.contains(&meta.code),
+            };
+            if !triggered {
                 continue;
             }
-            if check.once_per_plan() {
-                reported_once.push(check.code());
-            }
-            match check.run(&hop) {
-                Ok(reports) => {
-                    for report in reports {
-                        let severity = report.severity.unwrap_or(check.default_severity());
-                        if let Some(severity) = levels.apply(check.code(), severity) {
-                            findings.push(Finding {
-                                code: check.code(),
-                                severity,
-                                hop: hop_name.clone(),
-                                message: report.message,
-                                location: report.location,
-                                help: report.help,
-                            });
-                        }
+            let outcome = match (check, database) {
+                (Check::Config(check), _) => {
+                    if !check.applies(&hop) {
+                        continue;
                     }
+                    check.run(&hop)
                 }
-                Err(CannotRun(why)) => {
-                    if let Some(severity) = levels.apply(CANNOT_RUN, Severity::Info) {
-                        findings.push(Finding {
-                            code: CANNOT_RUN,
-                            severity,
-                            hop: hop_name.clone(),
-                            message: format!("{} could not run: {why}", check.code()),
-                            location: None,
-                            help: format!(
-                                "Give the input it needs, or run `redash-upgrade explain {}`.",
-                                check.code()
-                            ),
-                        });
+                (Check::Database(check), Some(database)) => {
+                    if !check.applies(&hop, database) {
+                        continue;
                     }
+                    check.run(&hop, database).await
                 }
+                (Check::Database(_), None) => continue,
+            };
+            if meta.trigger == Trigger::OncePerPlan {
+                reported_once.push(meta.code);
             }
+            collect(&mut findings, meta, &hop_plan.id(), outcome, levels);
         }
     }
     findings
 }
 
-/// The queues the deployment's workers (and, on Celery, its scheduler) consume on the hop's
-/// target release; `None` when the files name no worker at all.
-pub(crate) fn consumed_queues(hop: &HopContext<'_>) -> Option<Vec<String>> {
-    use crate::inputs::RoleKind;
-    let deployment = hop.deployment;
-    deployment.roles_of(RoleKind::Worker).next()?;
-    let target = hop.to;
-    let mut consumers: Vec<_> = deployment.roles_of(RoleKind::Worker).collect();
-    if !hop.target_is_rq() {
-        // A Celery scheduler runs a worker on its QUEUES too.
-        consumers.extend(deployment.roles_of(RoleKind::Scheduler));
-    }
-    let mut consumed = Vec::new();
-    for role in consumers {
-        let defaults = if role.kind == RoleKind::Scheduler {
-            &target.queues.scheduler_default.queues
-        } else {
-            &target.queues.worker_default.queues
-        };
-        let listed = role
-            .var("QUEUES")
-            .and_then(|value| value.value.as_deref())
-            .map(queue_list);
-        // Unset and empty mean the same: `${QUEUES:-...}` on Celery, "all queues" on RQ.
-        match listed {
-            Some(list) if !list.is_empty() => consumed.extend(list),
-            _ => consumed.extend(defaults.iter().cloned()),
+fn collect(
+    findings: &mut Vec<Finding>,
+    meta: &'static CheckMeta,
+    hop: &HopId,
+    outcome: Result<Vec<Report>, CannotRun>,
+    levels: &Levels,
+) {
+    match outcome {
+        Ok(reports) => {
+            for report in reports {
+                let severity = report.severity.unwrap_or(meta.severity);
+                if let Some(severity) = levels.apply(meta.code, severity) {
+                    findings.push(Finding {
+                        code: meta.code,
+                        severity,
+                        hop: hop.clone(),
+                        message: report.message,
+                        location: report.location,
+                        help: report.help,
+                    });
+                }
+            }
+        }
+        Err(CannotRun(why)) => {
+            if let Some(severity) = levels.apply(CANNOT_RUN, Severity::Info) {
+                findings.push(Finding {
+                    code: CANNOT_RUN,
+                    severity,
+                    hop: hop.clone(),
+                    message: format!("{} could not run: {why}", meta.code),
+                    location: None,
+                    help: format!(
+                        "Give the input it needs, or run `redash-upgrade explain {}`.",
+                        meta.code
+                    ),
+                });
+            }
         }
     }
-    consumed.sort();
-    consumed.dedup();
-    Some(consumed)
 }
 
-/// The first running role's value of a boolean setting, when it is on (`true`, `1`, `yes`, `on`).
-pub(crate) fn setting_on<'a>(
-    hop: &HopContext<'a>,
-    name: &str,
-) -> Option<&'a crate::inputs::EnvValue> {
-    hop.deployment.running_roles().find_map(|role| {
-        let value = role.var(name)?;
-        let on = value.value.as_deref().is_some_and(|text| {
-            matches!(
-                text.trim().to_ascii_lowercase().as_str(),
-                "true" | "1" | "yes" | "on"
-            )
-        });
-        on.then_some(value)
-    })
+/// What `check` found: the plan's hops, the inputs it read, and the findings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    pub hops: Vec<HopId>,
+    /// The files and the database read, as the report names them (passwords masked).
+    pub inputs: Vec<String>,
+    pub findings: Vec<Finding>,
 }
 
-/// The queues a QUEUES value names. RQ workers take them as arguments, each split on commas
-/// (`manage.py rq worker $QUEUES`), so spaces and commas both separate; Celery takes one
-/// comma-separated `-Q` list.
-pub(crate) fn queue_list(text: &str) -> Vec<String> {
-    text.split(|character: char| character == ',' || character.is_whitespace())
-        .map(str::trim)
-        .filter(|queue| !queue.is_empty())
-        .map(str::to_owned)
-        .collect()
+impl CheckReport {
+    pub fn count(&self, severity: Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|finding| finding.severity == severity)
+            .count()
+    }
+
+    /// Whether anything blocks the upgrade.
+    pub fn has_errors(&self) -> bool {
+        self.count(Severity::Error) > 0
+    }
+
+    /// Hops in plan order, each with its findings sorted by severity.
+    pub fn by_hop(&self) -> Vec<(&HopId, Vec<&Finding>)> {
+        self.hops
+            .iter()
+            .map(|hop| {
+                let mut list: Vec<&Finding> = self
+                    .findings
+                    .iter()
+                    .filter(|finding| &finding.hop == hop)
+                    .collect();
+                list.sort_by_key(|finding| finding.severity);
+                (hop, list)
+            })
+            .collect()
+    }
 }

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use postgres::Transaction;
+use sqlx::Row as _;
 
 use crate::knowledge::schema::{Column, Constraint, ForeignKey, Function, Index, Trigger};
 
-use super::DbError;
+use super::{DbError, ReadOnlySession};
 
 /// A table as found in the database.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -42,11 +42,13 @@ impl Catalog {
     }
 }
 
-pub fn read_catalog(transaction: &mut Transaction<'_>) -> Result<Catalog, DbError> {
+pub async fn read_catalog(session: &mut ReadOnlySession) -> Result<Catalog, DbError> {
     let mut tables: BTreeMap<String, LiveTable> = BTreeMap::new();
-    let rows = transaction
-        .query(
-            "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
+    let rows = session
+        .fetch_all(
+            "read the tables and columns",
+            sqlx::query(
+                "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
                     a.attnotnull, pg_get_expr(d.adbin, d.adrelid) \
              FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -54,9 +56,9 @@ pub fn read_catalog(transaction: &mut Transaction<'_>) -> Result<Catalog, DbErro
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
              WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') \
              ORDER BY c.relname, a.attnum",
-            &[],
+            ),
         )
-        .map_err(|error| DbError::query("read the tables and columns", &error))?;
+        .await?;
     for row in rows {
         let table: String = row.get(0);
         let entry = tables.entry(table.clone()).or_insert_with(|| LiveTable {
@@ -66,14 +68,15 @@ pub fn read_catalog(transaction: &mut Transaction<'_>) -> Result<Catalog, DbErro
         entry.columns.push(Column {
             name: row.get(1),
             sql_type: row.get(2),
-            nullable: !row.get::<_, bool>(3),
+            nullable: !row.get::<bool, _>(3),
             default: row.get(4),
         });
     }
 
-    let rows = transaction
-        .query(
-            "SELECT cl.relname::text, con.conname::text, con.contype::text, \
+    let rows = session
+        .fetch_all(
+            "read the constraints",
+            sqlx::query("SELECT cl.relname::text, con.conname::text, con.contype::text, \
                     ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(num, i) \
                           JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num ORDER BY k.i), \
                     fcl.relname::text, \
@@ -84,32 +87,32 @@ pub fn read_catalog(transaction: &mut Transaction<'_>) -> Result<Catalog, DbErro
              JOIN pg_namespace n ON n.oid = cl.relnamespace \
              LEFT JOIN pg_class fcl ON fcl.oid = con.confrelid \
              WHERE n.nspname = current_schema() AND con.contype IN ('p', 'u', 'f') \
-             ORDER BY cl.relname, con.conname",
-            &[],
+             ORDER BY cl.relname, con.conname"),
         )
-        .map_err(|error| DbError::query("read the constraints", &error))?;
+        .await?;
     for row in rows {
-        let Some(table) = tables.get_mut(&row.get::<_, String>(0)) else {
+        let Some(table) = tables.get_mut(&row.get::<String, _>(0)) else {
             continue;
         };
         let name: String = row.get(1);
         let columns: Vec<String> = row.get(3);
-        match row.get::<_, String>(2).as_str() {
+        match row.get::<String, _>(2).as_str() {
             "p" => table.primary_key = Some(Constraint { name, columns }),
             "u" => table.unique.push(Constraint { name, columns }),
             _ => table.foreign_keys.push(ForeignKey {
                 name,
                 columns,
-                references: row.get::<_, Option<String>>(4).unwrap_or_default(),
+                references: row.get::<Option<String>, _>(4).unwrap_or_default(),
                 referenced_columns: row.get(5),
             }),
         }
     }
 
     // Indexes that back a primary key or unique constraint are part of that constraint.
-    let rows = transaction
-        .query(
-            "SELECT t.relname::text, i.relname::text, ix.indisunique, am.amname::text, \
+    let rows = session
+        .fetch_all(
+            "read the indexes",
+            sqlx::query("SELECT t.relname::text, i.relname::text, ix.indisunique, am.amname::text, \
                     ARRAY(SELECT coalesce(a.attname::text, pg_get_indexdef(ix.indexrelid, k.i::int, true)) \
                           FROM unnest(ix.indkey::int2[]) WITH ORDINALITY k(num, i) \
                           LEFT JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.num \
@@ -123,12 +126,11 @@ pub fn read_catalog(transaction: &mut Transaction<'_>) -> Result<Catalog, DbErro
                AND NOT EXISTS (SELECT 1 FROM pg_constraint c \
                                WHERE c.conindid = ix.indexrelid AND c.conrelid = ix.indrelid \
                                  AND c.contype IN ('p', 'u', 'x')) \
-             ORDER BY t.relname, i.relname",
-            &[],
+             ORDER BY t.relname, i.relname"),
         )
-        .map_err(|error| DbError::query("read the indexes", &error))?;
+        .await?;
     for row in rows {
-        if let Some(table) = tables.get_mut(&row.get::<_, String>(0)) {
+        if let Some(table) = tables.get_mut(&row.get::<String, _>(0)) {
             table.indexes.push(Index {
                 name: row.get(1),
                 unique: row.get(2),
@@ -138,20 +140,22 @@ pub fn read_catalog(transaction: &mut Transaction<'_>) -> Result<Catalog, DbErro
         }
     }
 
-    let rows = transaction
-        .query(
-            "SELECT c.relname::text, t.tgname::text, p.proname::text \
+    let rows = session
+        .fetch_all(
+            "read the triggers",
+            sqlx::query(
+                "SELECT c.relname::text, t.tgname::text, p.proname::text \
              FROM pg_trigger t \
              JOIN pg_class c ON c.oid = t.tgrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              JOIN pg_proc p ON p.oid = t.tgfoid \
              WHERE n.nspname = current_schema() AND NOT t.tgisinternal \
              ORDER BY c.relname, t.tgname",
-            &[],
+            ),
         )
-        .map_err(|error| DbError::query("read the triggers", &error))?;
+        .await?;
     for row in rows {
-        if let Some(table) = tables.get_mut(&row.get::<_, String>(0)) {
+        if let Some(table) = tables.get_mut(&row.get::<String, _>(0)) {
             table.triggers.push(Trigger {
                 name: row.get(1),
                 function: row.get(2),
@@ -159,16 +163,16 @@ pub fn read_catalog(transaction: &mut Transaction<'_>) -> Result<Catalog, DbErro
         }
     }
 
-    let functions = transaction
-        .query(
-            "SELECT p.proname::text, pg_get_function_identity_arguments(p.oid) \
+    let functions = session
+        .fetch_all(
+            "read the functions",
+            sqlx::query("SELECT p.proname::text, pg_get_function_identity_arguments(p.oid) \
              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
              WHERE n.nspname = current_schema() \
                AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e') \
-             ORDER BY 1, 2",
-            &[],
+             ORDER BY 1, 2"),
         )
-        .map_err(|error| DbError::query("read the functions", &error))?
+        .await?
         .into_iter()
         .map(|row| Function {
             name: row.get(0),
@@ -176,15 +180,17 @@ pub fn read_catalog(transaction: &mut Transaction<'_>) -> Result<Catalog, DbErro
         })
         .collect();
 
-    let types = transaction
-        .query(
-            "SELECT t.typname::text FROM pg_type t \
+    let types = session
+        .fetch_all(
+            "read the types",
+            sqlx::query(
+                "SELECT t.typname::text FROM pg_type t \
              JOIN pg_namespace n ON n.oid = t.typnamespace \
              JOIN pg_class c ON c.oid = t.typrelid \
              WHERE n.nspname = current_schema() AND c.relkind = 'c' ORDER BY 1",
-            &[],
+            ),
         )
-        .map_err(|error| DbError::query("read the types", &error))?
+        .await?
         .into_iter()
         .map(|row| row.get(0))
         .collect();
@@ -214,23 +220,25 @@ pub struct TableSize {
     pub rows_estimate: i64,
 }
 
-pub fn read_server_facts(transaction: &mut Transaction<'_>) -> Result<ServerFacts, DbError> {
-    let row = transaction
-        .query_one(
-            "SELECT current_setting('server_version'), current_setting('server_version_num')::int, \
-                    pg_database_size(current_database())",
-            &[],
+pub async fn read_server_facts(session: &mut ReadOnlySession) -> Result<ServerFacts, DbError> {
+    let row = session
+        .fetch_one(
+            "read the server version and database size",
+            sqlx::query("SELECT current_setting('server_version'), current_setting('server_version_num')::int, \
+                    pg_database_size(current_database())"),
         )
-        .map_err(|error| DbError::query("read the server version and database size", &error))?;
-    let largest_tables = transaction
-        .query(
-            "SELECT c.relname::text, pg_total_relation_size(c.oid), c.reltuples::bigint \
+        .await?;
+    let largest_tables = session
+        .fetch_all(
+            "read the table sizes",
+            sqlx::query(
+                "SELECT c.relname::text, pg_total_relation_size(c.oid), c.reltuples::bigint \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') \
              ORDER BY 2 DESC, 1 LIMIT 8",
-            &[],
+            ),
         )
-        .map_err(|error| DbError::query("read the table sizes", &error))?
+        .await?
         .into_iter()
         .map(|row| TableSize {
             table: row.get(0),

@@ -1,15 +1,20 @@
-//! Read-only access to a live Redash metadata database.
+//! Read-only access to a live Redash metadata database, on sqlx.
 //!
-//! Every session is one `READ ONLY`, `REPEATABLE READ` transaction with `statement_timeout` and
-//! `lock_timeout` set, under `application_name=redash-upgrade`, so a DBA can see and kill it and
-//! it can neither write nor queue behind a migration's lock.
+//! Every session is one `READ ONLY`, `REPEATABLE READ` transaction with `statement_timeout`,
+//! `lock_timeout` and `idle_in_transaction_session_timeout` set, under
+//! `application_name=redash-upgrade`, so a DBA can see and kill it and it can neither write nor
+//! queue behind a migration's lock. Each statement runs in a savepoint, so one that times out
+//! leaves the transaction usable for the next.
 
 pub mod introspect;
-mod tls;
+mod session;
 mod url;
 
 use std::time::Duration;
 
+use sqlx::postgres::PgSeverity;
+
+pub use session::{for_each_row, ReadOnlySession};
 pub use url::{redact, DatabaseUrl, UrlError};
 
 /// The name a DBA sees in `pg_stat_activity`.
@@ -25,25 +30,48 @@ pub enum DbError {
 }
 
 impl DbError {
-    pub fn query(what: impl Into<String>, error: &postgres::Error) -> DbError {
+    pub fn query(what: impl Into<String>, error: &sqlx::Error) -> DbError {
         DbError::Query {
             what: what.into(),
             reason: describe(error),
         }
     }
+
+    /// The server's or the driver's reason alone, without what was being done.
+    pub fn reason(&self) -> &str {
+        match self {
+            DbError::Connect { reason, .. } | DbError::Query { reason, .. } => reason,
+        }
+    }
 }
 
-/// The server's own message when there is one (`password authentication failed ...`), which
-/// says more than the driver's wrapper; passwords are masked in case a server echoes a URL.
-fn describe(error: &postgres::Error) -> String {
-    let text = match error.as_db_error() {
-        Some(db_error) => format!("{}: {}", db_error.severity(), db_error.message()),
-        None => {
-            let mut text = error.to_string();
-            let mut source = std::error::Error::source(error);
+/// The server's own message when there is one (`FATAL: password authentication failed ...`),
+/// which says more than the driver's wrapper; passwords are masked in case a server echoes a URL.
+pub fn describe(error: &sqlx::Error) -> String {
+    let text = match error {
+        sqlx::Error::Database(database_error) => {
+            match database_error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                // FATAL and PANIC say the connection is gone; ERROR adds nothing to the message.
+                Some(postgres) if matches!(postgres.severity(), PgSeverity::Fatal) => {
+                    format!("FATAL: {}", postgres.message())
+                }
+                Some(postgres) if matches!(postgres.severity(), PgSeverity::Panic) => {
+                    format!("PANIC: {}", postgres.message())
+                }
+                Some(postgres) => postgres.message().to_owned(),
+                None => database_error.message().to_owned(),
+            }
+        }
+        other => {
+            let mut text = other.to_string();
+            let mut source = std::error::Error::source(other);
             while let Some(cause) = source {
-                text.push_str(": ");
-                text.push_str(&cause.to_string());
+                let cause_text = cause.to_string();
+                // sqlx often repeats its cause in its own message: say each reason once.
+                if !text.contains(&cause_text) {
+                    text.push_str(": ");
+                    text.push_str(&cause_text);
+                }
                 source = cause.source();
             }
             text
@@ -52,7 +80,7 @@ fn describe(error: &postgres::Error) -> String {
     redact(&text)
 }
 
-/// Statement and lock timeouts of a read-only session.
+/// Timeouts of a read-only session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     pub statement: Duration,
@@ -94,52 +122,4 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(format!("{text:?}: a timeout of zero would mean no timeout"));
     }
     Ok(duration)
-}
-
-/// A connection that only ever reads.
-pub struct ReadOnlySession {
-    client: postgres::Client,
-    timeouts: Timeouts,
-}
-
-impl ReadOnlySession {
-    pub fn connect(url: &DatabaseUrl, timeouts: Timeouts) -> Result<ReadOnlySession, DbError> {
-        let mut config = url.config();
-        config
-            .application_name(APPLICATION_NAME)
-            .connect_timeout(timeouts.connect);
-        let client = config
-            .connect(tls::connector())
-            .map_err(|error| DbError::Connect {
-                url: url.redacted(),
-                reason: describe(&error),
-            })?;
-        Ok(ReadOnlySession { client, timeouts })
-    }
-
-    /// Runs `work` inside one read-only repeatable-read transaction, which is rolled back after.
-    pub fn read<T, E: From<DbError>>(
-        &mut self,
-        work: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, E>,
-    ) -> Result<T, E> {
-        let mut transaction = self
-            .client
-            .build_transaction()
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .map_err(|error| DbError::query("start a read-only transaction", &error))?;
-        transaction
-            .batch_execute(&format!(
-                "SET LOCAL statement_timeout = {}; SET LOCAL lock_timeout = {}; \
-                 SET LOCAL idle_in_transaction_session_timeout = {};",
-                self.timeouts.statement.as_millis(),
-                self.timeouts.lock.as_millis(),
-                (self.timeouts.statement * 2).as_millis()
-            ))
-            .map_err(|error| DbError::query("set the session timeouts", &error))?;
-        let result = work(&mut transaction);
-        let _ = transaction.rollback();
-        result
-    }
 }

@@ -1,12 +1,15 @@
-//! Database URLs as operators hold them (`REDASH_DATABASE_URL`), shown only with the password
-//! masked.
+//! Database URLs as operators hold them (`REDASH_DATABASE_URL`), turned into sqlx's connection
+//! options with libpq's meaning, and shown only with the password masked.
 
 use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 /// A connection URL whose password is never displayed.
 #[derive(Clone)]
 pub struct DatabaseUrl {
     raw: String,
+    options: PgConnectOptions,
 }
 
 impl std::fmt::Debug for DatabaseUrl {
@@ -28,8 +31,10 @@ pub enum UrlError {
     Scheme,
     #[error("the database URL is malformed (check quoting, and percent-encode special characters in the password)")]
     Malformed,
-    #[error("sslmode={0} is not supported: use sslmode=require (encrypted, certificate not verified) or prefer")]
-    UnsupportedSslMode(String),
+    #[error("sslmode=allow is not supported: use sslmode=prefer (the default), require, verify-ca or verify-full")]
+    SslModeAllow,
+    #[error("sslrootcert {0}: no such file")]
+    RootCertMissing(String),
 }
 
 impl FromStr for DatabaseUrl {
@@ -40,21 +45,46 @@ impl FromStr for DatabaseUrl {
         if !(text.starts_with("postgresql://") || text.starts_with("postgres://")) {
             return Err(UrlError::Scheme);
         }
-        for mode in ["verify-ca", "verify-full", "allow"] {
-            if text.contains(&format!("sslmode={mode}")) {
-                return Err(UrlError::UnsupportedSslMode(mode.to_owned()));
+        let parameter = |name: &str| {
+            text.split_once('?').and_then(|(_, query)| {
+                query
+                    .split('&')
+                    .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+                    .map(str::to_owned)
+            })
+        };
+        // sqlx would quietly treat allow as disable, which a server requiring TLS refuses.
+        if parameter("sslmode").is_some_and(|mode| mode.eq_ignore_ascii_case("allow")) {
+            return Err(UrlError::SslModeAllow);
+        }
+        let mut options = PgConnectOptions::from_str(text).map_err(|_| UrlError::Malformed)?;
+        if let Some(root) = parameter("sslrootcert") {
+            if !std::path::Path::new(&root).is_file() {
+                return Err(UrlError::RootCertMissing(root));
+            }
+            // libpq: with a root certificate at hand, require verifies the chain as verify-ca.
+            if matches!(options.get_ssl_mode(), PgSslMode::Require) {
+                options = options.ssl_mode(PgSslMode::VerifyCa);
             }
         }
-        postgres::Config::from_str(text).map_err(|_| UrlError::Malformed)?;
         Ok(DatabaseUrl {
             raw: text.to_owned(),
+            options,
         })
     }
 }
 
 impl DatabaseUrl {
-    pub fn config(&self) -> postgres::Config {
-        postgres::Config::from_str(&self.raw).expect("checked when parsed")
+    /// sqlx's options for this URL, under the name a DBA sees in `pg_stat_activity`.
+    pub fn connect_options(&self) -> PgConnectOptions {
+        self.options
+            .clone()
+            .application_name(super::APPLICATION_NAME)
+    }
+
+    /// The TLS mode the connection uses, after libpq's rules.
+    pub fn ssl_mode(&self) -> PgSslMode {
+        self.options.get_ssl_mode()
     }
 
     /// The URL with any password replaced by `***`, in the userinfo and in a `password=` parameter.
@@ -136,5 +166,31 @@ mod tests {
             .parse::<DatabaseUrl>()
             .unwrap_err();
         assert!(!error.to_string().contains("secret"));
+        assert_eq!(
+            "postgresql://a@h/d?sslmode=allow"
+                .parse::<DatabaseUrl>()
+                .unwrap_err(),
+            UrlError::SslModeAllow
+        );
+        assert_eq!(
+            "postgresql://a@h/d?sslmode=verify-full&sslrootcert=/nonexistent/root.crt"
+                .parse::<DatabaseUrl>()
+                .unwrap_err(),
+            UrlError::RootCertMissing("/nonexistent/root.crt".into())
+        );
+    }
+
+    #[test]
+    fn sslmode_follows_libpq() {
+        let mode = |url: &str| format!("{:?}", url.parse::<DatabaseUrl>().unwrap().ssl_mode());
+        assert_eq!(mode("postgresql://a@h/d"), "Prefer");
+        assert_eq!(mode("postgresql://a@h/d?sslmode=require"), "Require");
+        assert_eq!(mode("postgresql://a@h/d?sslmode=verify-full"), "VerifyFull");
+        let root = tempfile::NamedTempFile::new().unwrap();
+        let with_root = format!(
+            "postgresql://a@h/d?sslmode=require&sslrootcert={}",
+            root.path().display()
+        );
+        assert_eq!(mode(&with_root), "VerifyCa");
     }
 }

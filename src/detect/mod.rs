@@ -2,18 +2,18 @@
 //! actually has.
 
 mod drift;
-mod render;
 
 use semver::Version;
 use serde::Serialize;
 
 use crate::db::introspect::{read_catalog, read_server_facts, Catalog, ServerFacts};
+use sqlx::Row as _;
+
 use crate::db::{DbError, ReadOnlySession};
 use crate::knowledge::schema::ReleaseSchema;
 use crate::knowledge::KnowledgeBase;
 
 pub use drift::{compare, ChangedColumn, ColumnRef, Drift, ObjectRef, Variance};
-pub use render::{detection_json, detection_text};
 
 /// What `alembic_version` holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -94,7 +94,6 @@ struct Observed {
     orgs: Option<i64>,
 }
 
-/// Reads the database (read-only) and works out its release.
 /// Why detection could not give an answer.
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
@@ -108,22 +107,14 @@ pub enum DetectError {
     },
 }
 
-pub fn detect(
+/// Reads the database through `session` (read-only; the database checks run in the same
+/// transaction afterwards, so they see the same instant) and works out its release.
+pub async fn detect(
     knowledge: &KnowledgeBase,
     session: &mut ReadOnlySession,
-    database: String,
 ) -> Result<Detection, DetectError> {
-    session.read(|transaction| detect_in(knowledge, transaction, database))
-}
-
-/// As [`detect`], inside a read-only transaction the caller holds (the database checks run in
-/// the same one, so they see the same instant).
-pub fn detect_in(
-    knowledge: &KnowledgeBase,
-    transaction: &mut postgres::Transaction<'_>,
-    database: String,
-) -> Result<Detection, DetectError> {
-    let observed = observe(transaction)?;
+    let database = session.url().redacted();
+    let observed = observe(session).await?;
     // Half of the oldest schema's tables, or a stamp, before calling it Redash at all.
     let oldest = &knowledge.schemas[0];
     let found = oldest
@@ -141,19 +132,19 @@ pub fn detect_in(
     Ok(judge(knowledge, observed, database))
 }
 
-fn observe(transaction: &mut postgres::Transaction<'_>) -> Result<Observed, DbError> {
-    let catalog = read_catalog(transaction)?;
-    let server = read_server_facts(transaction)?;
+async fn observe(session: &mut ReadOnlySession) -> Result<Observed, DbError> {
+    let catalog = read_catalog(session).await?;
+    let server = read_server_facts(session).await?;
     let revisions = match catalog.table("alembic_version") {
         None => None,
         Some(_) => Some(
-            transaction
-                .query(
-                    "SELECT version_num::text FROM alembic_version ORDER BY 1",
-                    &[],
+            session
+                .fetch_all(
+                    "read alembic_version",
+                    sqlx::query("SELECT version_num::text FROM alembic_version ORDER BY 1"),
                 )
-                .map_err(|error| DbError::query("read alembic_version", &error))?
-                .into_iter()
+                .await?
+                .iter()
                 .map(|row| row.get(0))
                 .collect(),
         ),
@@ -161,9 +152,12 @@ fn observe(transaction: &mut postgres::Transaction<'_>) -> Result<Observed, DbEr
     let orgs = match catalog.table("organizations") {
         None => None,
         Some(_) => Some(
-            transaction
-                .query_one("SELECT count(*) FROM organizations", &[])
-                .map_err(|error| DbError::query("count the organizations", &error))?
+            session
+                .fetch_one(
+                    "count the organizations",
+                    sqlx::query("SELECT count(*) FROM organizations"),
+                )
+                .await?
                 .get(0),
         ),
     };

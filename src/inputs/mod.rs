@@ -39,7 +39,8 @@ impl fmt::Display for Location {
 /// Why an input could not be read: always one line naming the file (and line when there is one).
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    #[error("{}: {source}", path.display())]
+    /// The cause is the error's source, printed after it by the caller.
+    #[error("{}", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -52,6 +53,77 @@ pub enum InputError {
     },
     #[error("{}: {message}", path.display())]
     Shape { path: PathBuf, message: String },
+    #[error("--ecs-desired-count {0}: no ECS container of that name")]
+    UnknownContainer(String),
+}
+
+/// What the operator gave to describe the deployment.
+#[derive(Debug, Clone, Default)]
+pub struct DeploymentFiles {
+    /// `.env` files applied to every role.
+    pub env_files: Vec<PathBuf>,
+    pub compose: Option<PathBuf>,
+    pub ecs_task_definitions: Vec<PathBuf>,
+    /// Replicas of ECS containers, by container name.
+    pub ecs_desired_counts: Vec<(String, u32)>,
+    pub nginx: Option<PathBuf>,
+    /// Memory of the host the roles share, where the files give no per-role limit.
+    pub host_memory_mib: Option<u64>,
+}
+
+impl DeploymentFiles {
+    /// Reads every file into one model of the roles that run.
+    pub fn read(&self) -> Result<Deployment, InputError> {
+        let mut deployment = Deployment {
+            host_memory_mib: self.host_memory_mib,
+            ..Deployment::default()
+        };
+        if let Some(path) = &self.compose {
+            deployment.roles.extend(compose::read_compose(path)?);
+            deployment.files.push(path.display().to_string());
+        }
+        for path in &self.ecs_task_definitions {
+            deployment.roles.extend(ecs::read_task_definition(path)?);
+            deployment.files.push(path.display().to_string());
+        }
+        for (name, count) in &self.ecs_desired_counts {
+            let role = deployment
+                .roles
+                .iter_mut()
+                .find(|role| role.ecs && &role.name == name)
+                .ok_or_else(|| InputError::UnknownContainer(name.clone()))?;
+            role.replicas = Some(deployment::Located {
+                value: *count,
+                location: role.location.clone(),
+            });
+        }
+        let mut shared = Vec::new();
+        for path in &self.env_files {
+            shared.extend(env_file::read_env_file(path)?);
+            deployment.files.push(path.display().to_string());
+        }
+        if deployment.roles.is_empty() && !shared.is_empty() {
+            // Only env files: one role stands for every container that reads them.
+            deployment.roles.push(Role {
+                name: "every role (env files)".into(),
+                kind: RoleKind::Server,
+                location: shared[0].location.clone(),
+                command: None,
+                image: None,
+                env: Default::default(),
+                replicas: None,
+                memory_limit_mib: None,
+                health_check: None,
+                ecs: false,
+            });
+        }
+        deployment.apply_shared_env(&shared);
+        if let Some(path) = &self.nginx {
+            deployment.nginx = Some(nginx::read_nginx(path)?);
+            deployment.files.push(path.display().to_string());
+        }
+        Ok(deployment)
+    }
 }
 
 pub(crate) fn read(path: &Path) -> Result<String, InputError> {

@@ -266,6 +266,21 @@ pub struct Transition {
     pub multi_org: Vec<Note>,
     pub user_notes: Vec<Note>,
     pub verify: Vec<Note>,
+    /// The checks that apply to hops crossing this transition, and why: a check's trigger
+    /// release lives here, not in its code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckTrigger>,
+}
+
+/// A check that a transition's changes call for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckTrigger {
+    /// A check code, as `redash-upgrade checks` lists them.
+    pub code: String,
+    /// What in this transition the check guards against, as a finding may quote it.
+    pub text: String,
+    pub source: Source,
 }
 
 /// Something the operator must do for one transition, and when in the hop.

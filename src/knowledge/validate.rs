@@ -252,6 +252,13 @@ fn transitions(knowledge: &KnowledgeBase, collector: &mut Collector) {
         for rename in &transition.env_renamed {
             collector.source(&format!("rename {}", rename.from), &rename.source);
         }
+        for trigger in &transition.checks {
+            // Whether the code names a registered check is the check engine's test to make.
+            if trigger.code.is_empty() || trigger.text.is_empty() {
+                collector.report("checks: an entry without a code or a text");
+            }
+            collector.source(&format!("check {}", trigger.code), &trigger.source);
+        }
     }
 }
 

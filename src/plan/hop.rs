@@ -2,9 +2,11 @@
 
 use std::collections::BTreeSet;
 
+use semver::Version;
+
 use crate::knowledge::model::{
-    ActionTiming, EnvRename, JobSystem, KnownBug, MemoryFigures, Note, Release, Revision, Source,
-    Transition,
+    ActionTiming, CheckTrigger, EnvRename, JobSystem, KnownBug, MemoryFigures, Note, Release,
+    Revision, Source, Transition,
 };
 use crate::knowledge::KnowledgeBase;
 
@@ -96,6 +98,26 @@ impl EnvChange {
 /// Shown instead of the default of a secret variable.
 pub const HIDDEN_DEFAULT: &str = "(built-in value, not shown)";
 
+/// Which hop: the release it leaves and the release it reaches. Shown and serialised as
+/// `7.0.0->8.0.0`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HopId {
+    pub from: Version,
+    pub to: Version,
+}
+
+impl std::fmt::Display for HopId {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{}->{}", self.from, self.to)
+    }
+}
+
+impl serde::Serialize for HopId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// The plan of one hop between two stop releases.
 #[derive(Debug, Clone)]
 pub struct HopPlan<'k> {
@@ -113,6 +135,32 @@ pub struct HopPlan<'k> {
 }
 
 impl<'k> HopPlan<'k> {
+    pub fn id(&self) -> HopId {
+        HopId {
+            from: self.from.version.clone(),
+            to: self.to.version.clone(),
+        }
+    }
+
+    /// Whether `release` is among the releases this hop reaches (after `from`, up to `to`).
+    pub fn crosses(&self, release: &Version) -> bool {
+        &self.from.version < release && release <= &self.to.version
+    }
+
+    pub fn target_is_rq(&self) -> bool {
+        self.to.job_system == JobSystem::Rq
+    }
+
+    /// What the knowledge base says about `code` for the transitions this hop crosses: empty
+    /// when no transition names that check.
+    pub fn check_triggers(&self, code: &str) -> Vec<&'k CheckTrigger> {
+        self.transitions
+            .iter()
+            .flat_map(|transition| transition.checks.iter())
+            .filter(|trigger| trigger.code == code)
+            .collect()
+    }
+
     pub fn from_head(&self) -> String {
         self.from.alembic_heads.join(",")
     }

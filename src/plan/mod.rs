@@ -1,12 +1,11 @@
 //! The hop planner: which releases to stop at, and what each hop involves.
 
 mod hop;
-pub mod render;
 mod version;
 
 use semver::Version;
 
-pub use hop::{EnvChange, HopPlan, Phase, Step};
+pub use hop::{EnvChange, HopId, HopPlan, Phase, Step, HIDDEN_DEFAULT};
 pub use version::{resolve, ResolvedVersion};
 
 use crate::knowledge::model::{Release, Source};

@@ -1,6 +1,116 @@
-//! How results leave the tool: exit codes, colour policy and text layout.
+//! How results leave the tool: one reporter per format (text, Markdown, JSON, SARIF) shared by
+//! every command, exit codes, colour policy, text layout and progress bars.
 
+pub(crate) mod describe;
 pub mod exit;
+mod json;
+mod markdown;
+mod progress;
+mod sarif;
+mod text;
+
+use std::io::Write;
+
+use crate::checks::{CheckMeta, CheckReport};
+use crate::detect::Detection;
+use crate::knowledge::KnowledgeBase;
+use crate::plan::UpgradePlan;
+
+pub use progress::{progress_wanted, show_progress, Progress};
+
+/// What a command hands to a reporter.
+pub enum Document<'a> {
+    Plan(&'a UpgradePlan<'a>),
+    Releases(&'a KnowledgeBase),
+    Detection(&'a Detection),
+    Check(&'a CheckReport),
+    /// The registry, as `redash-upgrade checks` lists it.
+    CheckList,
+    /// One check's documentation, as `redash-upgrade explain CODE` prints it.
+    Explain(&'static CheckMeta),
+}
+
+impl Document<'_> {
+    /// The `"type"` of the document in JSON.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Document::Plan(_) => "plan",
+            Document::Releases(_) => "releases",
+            Document::Detection(_) => "detect",
+            Document::Check(_) => "check",
+            Document::CheckList => "checks",
+            Document::Explain(_) => "explain",
+        }
+    }
+}
+
+/// An output format. Each command offers the formats that suit it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Readable on an 80-column terminal.
+    Text,
+    /// A checklist for the change ticket.
+    Markdown,
+    /// The documented JSON contracts; every document carries `"type"`.
+    Json,
+    /// SARIF 2.1.0, for code-scanning UIs.
+    Sarif,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Markdown => "markdown",
+            Format::Json => "json",
+            Format::Sarif => "sarif",
+        }
+    }
+}
+
+/// Why a document could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("--format {format} is not available for {document}")]
+    Unsupported {
+        format: &'static str,
+        document: &'static str,
+    },
+    #[error("failed to write the output")]
+    Io(#[from] std::io::Error),
+}
+
+/// Writes documents in one format.
+pub trait Reporter {
+    fn format(&self) -> Format;
+    /// Writes `document` to `out`, or says it is not offered in this format.
+    fn write(&self, out: &mut dyn Write, document: &Document<'_>) -> Result<(), ReportError>;
+
+    fn unsupported(&self, document: &Document<'_>) -> ReportError {
+        ReportError::Unsupported {
+            format: self.format().name(),
+            document: document.kind(),
+        }
+    }
+}
+
+/// The reporter of `format`.
+pub fn reporter(format: Format) -> &'static dyn Reporter {
+    match format {
+        Format::Text => &text::TextReporter,
+        Format::Markdown => &markdown::MarkdownReporter,
+        Format::Json => &json::JsonReporter,
+        Format::Sarif => &sarif::SarifReporter,
+    }
+}
+
+/// Renders `document` whole before anything is written, so a failure never leaves half a
+/// report on stdout.
+pub fn render(format: Format, document: &Document<'_>) -> Result<Vec<u8>, ReportError> {
+    let mut rendered = Vec::new();
+    reporter(format).write(&mut rendered, document)?;
+    Ok(rendered)
+}
 
 /// `--color`: whether output carries ANSI styles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -46,29 +156,4 @@ pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
     }
     lines.push(line);
     lines
-}
-
-/// Whether to draw progress bars on stderr: only for a person watching a terminal, never in CI
-/// (where the bar's redraws fill the log) and never when stderr is redirected.
-pub fn show_progress(stderr_is_terminal: bool, in_ci: bool) -> bool {
-    stderr_is_terminal && !in_ci
-}
-
-/// [`show_progress`] for this process.
-pub fn progress_wanted() -> bool {
-    use std::io::IsTerminal;
-    show_progress(
-        std::io::stderr().is_terminal(),
-        std::env::var_os("CI").is_some_and(|value| !value.is_empty() && value != "false"),
-    )
-}
-
-#[cfg(test)]
-mod progress_tests {
-    #[test]
-    fn bars_only_on_a_terminal_outside_ci() {
-        assert!(super::show_progress(true, false));
-        assert!(!super::show_progress(true, true));
-        assert!(!super::show_progress(false, false));
-    }
 }

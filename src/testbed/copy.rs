@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use crate::knowledge::schema::{ReleaseSchema, Table};
 
 use super::server::quote_ident;
-use super::TestbedError;
+use super::{Client, TestbedError};
 
 /// One field value offered by the generator.
 #[derive(Debug, Clone)]
@@ -96,23 +96,11 @@ impl CopyTable {
         )
     }
 
-    pub fn copy_into(&self, client: &mut postgres::Client) -> Result<(), TestbedError> {
+    pub fn copy_into(&self, client: &mut Client) -> Result<(), TestbedError> {
         if self.rows == 0 {
             return Ok(());
         }
-        let sql_error = |source| TestbedError::Sql {
-            what: format!("copy rows into {}", self.name),
-            source,
-        };
-        let mut writer = client.copy_in(&self.copy_statement()).map_err(sql_error)?;
-        std::io::Write::write_all(&mut writer, self.buffer.as_bytes()).map_err(|source| {
-            TestbedError::Io {
-                what: format!("stream rows into {}", self.name),
-                source,
-            }
-        })?;
-        writer.finish().map_err(sql_error)?;
-        Ok(())
+        client.copy_in(&self.copy_statement(), self.buffer.as_bytes())
     }
 
     /// The rows as a `psql` script block.

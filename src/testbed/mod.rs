@@ -2,6 +2,7 @@
 //! release, generated deterministically. Used by the integration tests and the benchmark
 //! harnesses, never by the `redash-upgrade` command itself.
 
+mod client;
 mod copy;
 mod ddl;
 mod generate;
@@ -9,6 +10,7 @@ mod rng;
 mod server;
 mod upgrade;
 
+pub use client::Client;
 pub use copy::{CopyTable, Value};
 pub use ddl::{finish_sql, schema_sql, DdlError};
 pub use generate::{generate, Dataset, Scale, FIXTURE_SECRET_KEY};
@@ -33,11 +35,8 @@ pub enum TestbedError {
         what: String,
         source: std::io::Error,
     },
-    #[error("could not {what}: {source}")]
-    Sql {
-        what: String,
-        source: postgres::Error,
-    },
+    #[error("could not {what}: {cause}")]
+    Sql { what: String, cause: String },
     #[error("no release {0} in the knowledge base")]
     UnknownRelease(Version),
     #[error(transparent)]
@@ -69,24 +68,12 @@ impl ReleaseFixture {
         })
     }
 
-    pub fn load(&self, client: &mut postgres::Client) -> Result<(), TestbedError> {
-        let sql = |client: &mut postgres::Client, what: &str, text: &str| {
-            client
-                .batch_execute(text)
-                .map_err(|source| TestbedError::Sql {
-                    what: what.to_owned(),
-                    source,
-                })
-        };
-        sql(client, "create the schema", &self.schema_sql)?;
+    pub fn load(&self, client: &mut Client) -> Result<(), TestbedError> {
+        client.batch_execute(&self.schema_sql)?;
         for table in &self.dataset.tables {
             table.copy_into(client)?;
         }
-        sql(
-            client,
-            "add keys, indexes and the alembic stamp",
-            &self.finish_sql,
-        )
+        client.batch_execute(&self.finish_sql)
     }
 
     pub fn write_script(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
@@ -100,7 +87,7 @@ impl ReleaseFixture {
 
 /// Creates the schema of `version`, loads the generated data set into it and stamps alembic.
 pub fn load_release(
-    client: &mut postgres::Client,
+    client: &mut Client,
     knowledge: &KnowledgeBase,
     version: &Version,
     scale: Scale,
@@ -109,11 +96,6 @@ pub fn load_release(
 }
 
 /// Applies the fork fixture's in-house changes (4.0.2 only).
-pub fn apply_fork(client: &mut postgres::Client) -> Result<(), TestbedError> {
-    client
-        .batch_execute(FORK_SQL)
-        .map_err(|source| TestbedError::Sql {
-            what: "apply the fork's in-house changes".into(),
-            source,
-        })
+pub fn apply_fork(client: &mut Client) -> Result<(), TestbedError> {
+    client.batch_execute(FORK_SQL)
 }

@@ -11,7 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::TestbedError;
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
+
+use super::{Client, TestbedError};
 
 /// The superuser of the throwaway server.
 pub const SUPERUSER: &str = "postgres";
@@ -151,6 +153,11 @@ impl PgServer {
         self.dir.path()
     }
 
+    /// The certificate authority that signed the server's certificate (TLS servers only).
+    pub fn root_certificate(&self) -> PathBuf {
+        self.dir.path().join("root.crt")
+    }
+
     /// The superuser's password, for tests that need a wrong one.
     pub fn password(&self) -> &str {
         &self.password
@@ -165,18 +172,15 @@ impl PgServer {
     }
 
     /// A superuser session over the unix socket.
-    pub fn connect(&self, database: &str) -> Result<postgres::Client, TestbedError> {
-        postgres::Config::new()
-            .host_path(self.dir.path())
+    pub fn connect(&self, database: &str) -> Result<Client, TestbedError> {
+        let options = PgConnectOptions::new_without_pgpass()
+            .socket(self.dir.path())
             .port(self.port)
-            .user(SUPERUSER)
-            .dbname(database)
-            .application_name("redash-upgrade-testbed")
-            .connect(postgres::NoTls)
-            .map_err(|source| TestbedError::Sql {
-                what: format!("connect to {database}"),
-                source,
-            })
+            .username(SUPERUSER)
+            .database(database)
+            .ssl_mode(PgSslMode::Disable)
+            .application_name("redash-upgrade-testbed");
+        Client::connect(&options, &format!("connect to {database}"))
     }
 
     /// Creates `name`, as a copy of `template` when given.
@@ -195,39 +199,24 @@ impl PgServer {
             ),
             None => format!("CREATE DATABASE {} TEMPLATE template0", quote_ident(name)),
         };
-        admin
-            .batch_execute(&statement)
-            .map_err(|source| TestbedError::Sql {
-                what: format!("create database {name}"),
-                source,
-            })
+        admin.batch_execute(&statement)
     }
 
     pub fn drop_database(&self, name: &str) -> Result<(), TestbedError> {
         let mut admin = self.connect("postgres")?;
-        admin
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                quote_ident(name)
-            ))
-            .map_err(|source| TestbedError::Sql {
-                what: format!("drop database {name}"),
-                source,
-            })
+        admin.batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(name)
+        ))
     }
 
     pub fn database_exists(&self, name: &str) -> Result<bool, TestbedError> {
         let mut admin = self.connect("postgres")?;
-        let row = admin
-            .query_one(
-                "SELECT count(*) FROM pg_database WHERE datname = $1",
-                &[&name],
-            )
-            .map_err(|source| TestbedError::Sql {
-                what: "list databases".into(),
-                source,
-            })?;
-        Ok(row.get::<_, i64>(0) == 1)
+        let row = admin.fetch_one(
+            sqlx::query("SELECT count(*) FROM pg_database WHERE datname = $1")
+                .bind(name.to_owned()),
+        )?;
+        Ok(sqlx::Row::get::<i64, _>(&row, 0) == 1)
     }
 
     /// The server's log, for failure messages.
@@ -400,12 +389,19 @@ fn run_quietly(
     }
 }
 
-/// A self-signed certificate for `localhost`, where PostgreSQL looks for it (`server.crt`,
-/// `server.key` in the data directory, the key readable by the server's user only).
+/// A certificate authority of the test run and a server certificate it signs for `localhost`
+/// and 127.0.0.1, where PostgreSQL looks for them (`server.crt`, `server.key` in the data
+/// directory, the key readable by the server's user only). The authority's certificate is left
+/// in `root.crt` beside the data directory, for clients that verify (`sslrootcert`).
 fn make_certificate(data: &Path, run_as: Option<(u32, u32)>) -> Result<(), TestbedError> {
-    let mut openssl = Command::new("openssl");
-    openssl
-        .args([
+    let top = data.parent().unwrap_or(data);
+    let openssl = |args: &[&str], what: &str| {
+        let mut command = Command::new("openssl");
+        command.args(args).current_dir(top);
+        run_quietly(&mut command, None, what)
+    };
+    openssl(
+        &[
             "req",
             "-new",
             "-x509",
@@ -413,17 +409,66 @@ fn make_certificate(data: &Path, run_as: Option<(u32, u32)>) -> Result<(), Testb
             "2",
             "-nodes",
             "-subj",
-            "/CN=localhost",
-        ])
-        .arg("-keyout")
-        .arg(data.join("server.key"))
-        .arg("-out")
-        .arg(data.join("server.crt"));
-    run_quietly(
-        &mut openssl,
-        run_as,
-        "openssl (to make the test server's certificate)",
+            "/CN=redash-upgrade test CA",
+            "-keyout",
+            "root.key",
+            "-out",
+            "root.crt",
+        ],
+        "openssl (to make the test certificate authority)",
     )?;
+    openssl(
+        &[
+            "req",
+            "-new",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+        "openssl (to make the test server's key)",
+    )?;
+    write_file(
+        &top.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )?;
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "root.crt",
+            "-CAkey",
+            "root.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.crt",
+        ],
+        "openssl (to sign the test server's certificate)",
+    )?;
+    for name in ["server.crt", "server.key"] {
+        fs::rename(top.join(name), data.join(name)).map_err(|source| TestbedError::Io {
+            what: format!("move {name} into the data directory"),
+            source,
+        })?;
+        if let Some((uid, gid)) = run_as {
+            std::os::unix::fs::chown(data.join(name), Some(uid), Some(gid)).map_err(|source| {
+                TestbedError::Io {
+                    what: format!("hand {name} to the server user"),
+                    source,
+                }
+            })?;
+        }
+    }
     std::fs::set_permissions(
         data.join("server.key"),
         std::os::unix::fs::PermissionsExt::from_mode(0o600),

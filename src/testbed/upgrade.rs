@@ -5,13 +5,14 @@
 //! migrations (query hashes, Redis keys) are left out.
 
 use semver::Version;
+use sqlx::{AssertSqlSafe, Row as _};
 
 use crate::fernet::FernetKey;
 use crate::knowledge::KnowledgeBase;
 
 use super::ddl::{function_sql, type_sql};
 use super::generate::FIXTURE_SECRET_KEY;
-use super::TestbedError;
+use super::{Client, TestbedError};
 
 /// One hop: the release that first ships these migrations, and what they do.
 struct Hop {
@@ -127,9 +128,10 @@ const HOPS: &[Hop] = &[
     },
 ];
 
-/// Brings a database at `from` (a fixture) forward to `to`, hop by hop, and stamps it.
+/// Brings a database at `from` (a fixture) forward to `to`, hop by hop, and stamps it, in one
+/// transaction.
 pub fn simulate_upgrade(
-    client: &mut postgres::Client,
+    client: &mut Client,
     knowledge: &KnowledgeBase,
     from: &Version,
     to: &Version,
@@ -140,75 +142,65 @@ pub fn simulate_upgrade(
     let schema = knowledge
         .schema_of(to)
         .ok_or_else(|| TestbedError::UnknownRelease(to.clone()))?;
-    let mut transaction = client.transaction().map_err(|source| TestbedError::Sql {
-        what: "start the simulated upgrade".into(),
-        source,
-    })?;
-    for hop in HOPS
-        .iter()
-        .filter(|hop| &hop.first_release > from && &hop.first_release <= to)
-    {
-        for step in hop.steps {
-            let what = format!("simulate the {} migrations", hop.first_release);
-            let sql_error = |source| TestbedError::Sql {
-                what: what.clone(),
-                source,
-            };
-            match step {
-                Step::Sql(sql) => transaction.batch_execute(sql).map_err(sql_error)?,
-                Step::Encrypt(table) => {
-                    encrypt_options(&mut transaction, table).map_err(sql_error)?
-                }
-                Step::SearchHelpers => {
-                    let mut sql = String::new();
-                    for type_name in &schema.types {
-                        sql.push_str(&type_sql(type_name)?);
-                    }
-                    for function in &schema.functions {
-                        if function.name != "queries_search_vector_update" {
-                            sql.push_str(&function_sql(schema, function)?);
+    client.batch_execute("BEGIN")?;
+    let result = (|| {
+        for hop in HOPS
+            .iter()
+            .filter(|hop| &hop.first_release > from && &hop.first_release <= to)
+        {
+            for step in hop.steps {
+                match step {
+                    Step::Sql(sql) => client.batch_execute(sql)?,
+                    Step::Encrypt(table) => encrypt_options(client, table)?,
+                    Step::SearchHelpers => {
+                        let mut sql = String::new();
+                        for type_name in &schema.types {
+                            sql.push_str(&type_sql(type_name)?);
                         }
+                        for function in &schema.functions {
+                            if function.name != "queries_search_vector_update" {
+                                sql.push_str(&function_sql(schema, function)?);
+                            }
+                        }
+                        client.batch_execute(&sql)?;
                     }
-                    transaction.batch_execute(&sql).map_err(sql_error)?;
                 }
             }
         }
+        let stamp = target.alembic_heads.join("");
+        client.fetch_all(sqlx::query("UPDATE alembic_version SET version_num = $1").bind(stamp))?;
+        client.batch_execute("COMMIT")
+    })();
+    if result.is_err() {
+        let _ = client.batch_execute("ROLLBACK");
     }
-    let stamp = target.alembic_heads.join("");
-    transaction
-        .execute("UPDATE alembic_version SET version_num = $1", &[&stamp])
-        .map_err(|source| TestbedError::Sql {
-            what: "stamp the simulated upgrade".into(),
-            source,
-        })?;
-    transaction.commit().map_err(|source| TestbedError::Sql {
-        what: "commit the simulated upgrade".into(),
-        source,
-    })
+    result
 }
 
 /// As the encryption migrations do: add `encrypted_options` at the end, fill it, drop `options`.
-fn encrypt_options(
-    transaction: &mut postgres::Transaction<'_>,
-    table: &str,
-) -> Result<(), postgres::Error> {
+fn encrypt_options(client: &mut Client, table: &str) -> Result<(), TestbedError> {
     let key = FernetKey::from_secret(FIXTURE_SECRET_KEY);
-    transaction.batch_execute(&format!(
+    client.batch_execute(&format!(
         "ALTER TABLE {table} ADD COLUMN encrypted_options bytea"
     ))?;
-    let rows = transaction.query(&format!("SELECT id, options FROM {table} ORDER BY id"), &[])?;
+    let rows = client.fetch_all(sqlx::query(AssertSqlSafe(format!(
+        "SELECT id, options FROM {table} ORDER BY id"
+    ))))?;
     for row in rows {
         let id: i32 = row.get(0);
         let options: String = row.get(1);
         let mut iv = [0u8; 16];
         iv[..4].copy_from_slice(&id.to_be_bytes());
         let token = key.encrypt_with(options.as_bytes(), 1_550_000_000, iv);
-        transaction.execute(
-            &format!("UPDATE {table} SET encrypted_options = $1 WHERE id = $2"),
-            &[&token.as_bytes(), &id],
+        client.fetch_all(
+            sqlx::query(AssertSqlSafe(format!(
+                "UPDATE {table} SET encrypted_options = $1 WHERE id = $2"
+            )))
+            .bind(token.into_bytes())
+            .bind(id),
         )?;
     }
-    transaction.batch_execute(&format!(
+    client.batch_execute(&format!(
         "ALTER TABLE {table} DROP COLUMN options; \
          ALTER TABLE {table} ALTER COLUMN encrypted_options SET NOT NULL"
     ))

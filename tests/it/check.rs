@@ -3,7 +3,7 @@
 //! nginx); bad input.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
@@ -11,7 +11,7 @@ use crate::support::{assert_golden, copy_tree, repo_root, stderr, stdout};
 
 /// Runs the binary in `dir`, so that paths in the output are the short relative ones.
 fn run_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_redash-upgrade"))
+    crate::support::command()
         .args(args)
         .current_dir(dir)
         .env_remove("CLICOLOR_FORCE")

@@ -69,7 +69,7 @@ fn text_output_fits_80_columns_and_has_no_colour_when_piped() {
 fn colour_is_forced_by_always_and_never_used_with_no_color() {
     let output = run(&["--color", "always", "plan", "--from", "7", "--to", "8"]);
     assert!(stdout(&output).contains('\u{1b}'));
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_redash-upgrade"))
+    let output = crate::support::command()
         .args(["plan", "--from", "7", "--to", "8"])
         .env("NO_COLOR", "1")
         .output()

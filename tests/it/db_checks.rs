@@ -31,7 +31,7 @@ const FROM_10_1: [&str; 4] = ["--from", "10.1", "--to", "latest"];
 
 fn check(url: &str, args: &[&str]) -> (i32, Value) {
     let compose = repo_root().join("tests/fixtures/compose/v10.yml");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_redash-upgrade"))
+    let output = crate::support::command()
         .args(["check", "--database-url", url, "--format", "json"])
         .args([
             "--compose",
@@ -196,9 +196,9 @@ fn the_jsonb_rules_agree_with_postgresql() {
     ];
     for text in corpus {
         let postgres_accepts = client
-            .query_one("SELECT $1::text::jsonb IS NOT NULL", &[&text])
+            .fetch_one(sqlx::query("SELECT $1::text::jsonb IS NOT NULL").bind(text))
             .is_ok();
-        let ours = redash_upgrade::checks::jsonb_accepts(text.as_bytes());
+        let ours = redash_upgrade::checks::db::jsonb_accepts(text.as_bytes());
         assert_eq!(
             ours, postgres_accepts,
             "{text:?}: PostgreSQL says {postgres_accepts}"
@@ -262,9 +262,9 @@ fn credentials_the_secret_cannot_decrypt_are_named() {
     let token = redash_upgrade::fernet::FernetKey::from_secret("the-old-cookie-secret")
         .encrypt_with(br#"{"host": "db"}"#, 1_600_000_000, [9; 16]);
     db.client()
-        .execute(
-            "UPDATE data_sources SET encrypted_options = $1 WHERE id = 2",
-            &[&token.as_bytes()],
+        .fetch_all(
+            sqlx::query("UPDATE data_sources SET encrypted_options = $1 WHERE id = 2")
+                .bind(token.into_bytes()),
         )
         .unwrap();
     let args = [
@@ -320,17 +320,15 @@ fn a_select_only_role_on_a_read_only_database_writes_nothing() {
     ));
     let fingerprint = |db: &TestDb| -> String {
         db.client()
-            .query_one(
+            .scalar(
                 "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM ( \
                    SELECT 'q' || q::text AS t FROM queries q UNION ALL \
                    SELECT 'e' || e::text FROM events e UNION ALL \
                    SELECT 'u' || u::text FROM users u UNION ALL \
                    SELECT 'd' || d::text FROM data_sources d UNION ALL \
                    SELECT 'a' || a::text FROM alembic_version a) AS everything",
-                &[],
             )
             .unwrap()
-            .get(0)
     };
     let before = fingerprint(&db);
     let url = format!(
@@ -369,8 +367,8 @@ fn a_select_only_role_on_a_read_only_database_writes_nothing() {
 fn a_locked_row_does_not_hold_up_the_checks() {
     let db = fixture_db("10.1.0");
     let mut holder = db.client();
-    let mut lock = holder.transaction().unwrap();
-    lock.batch_execute("SELECT * FROM events WHERE id = 7 FOR UPDATE; SELECT * FROM queries WHERE id = 3 FOR UPDATE")
+    holder
+        .batch_execute("BEGIN; SELECT * FROM events WHERE id = 7 FOR UPDATE; SELECT * FROM queries WHERE id = 3 FOR UPDATE")
         .unwrap();
     let started = Instant::now();
     let (_, report) = check(
@@ -385,7 +383,7 @@ fn a_locked_row_does_not_hold_up_the_checks() {
         ],
     );
     let took = started.elapsed();
-    lock.rollback().unwrap();
+    holder.batch_execute("ROLLBACK").unwrap();
     assert!(took < Duration::from_secs(20), "took {took:?}");
     assert_eq!(
         messages(&report, "check-could-not-run"),
@@ -403,11 +401,11 @@ fn a_locked_table_makes_the_run_give_up_cleanly_not_hang() {
     // table waits for it, so the run stops at the lock timeout with the reason and no report.
     let db = fixture_db("10.1.0");
     let mut holder = db.client();
-    let mut lock = holder.transaction().unwrap();
-    lock.batch_execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+    holder
+        .batch_execute("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
         .unwrap();
     let started = Instant::now();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_redash-upgrade"))
+    let output = crate::support::command()
         .args([
             "check",
             "--database-url",
@@ -420,7 +418,7 @@ fn a_locked_table_makes_the_run_give_up_cleanly_not_hang() {
         .output()
         .unwrap();
     let took = started.elapsed();
-    lock.rollback().unwrap();
+    holder.batch_execute("ROLLBACK").unwrap();
     assert!(took < Duration::from_secs(20), "took {took:?}");
     assert_eq!(output.status.code(), Some(2));
     assert!(stdout(&output).is_empty());
@@ -545,7 +543,7 @@ fn elasticsearch_queries_are_named_on_a_hop_to_25_1_only() {
 fn from_is_required_when_the_database_cannot_tell_and_must_agree_with_it() {
     let db = fixture_db("7.0.0");
     let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_redash-upgrade"))
+        crate::support::command()
             .args(["check", "--database-url", &db.tcp_url()])
             .args(args)
             .output()
@@ -577,7 +575,7 @@ fn no_secret_reaches_any_output() {
     )
     .unwrap();
     for format in ["text", "json", "markdown"] {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_redash-upgrade"))
+        let output = crate::support::command()
             .args([
                 "check",
                 "--database-url",

@@ -219,7 +219,7 @@ fn a_database_that_is_not_redash_exits_2() {
 #[test]
 fn the_url_can_come_from_the_environment_and_is_never_echoed() {
     let db = fixture_db("25.1.0");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_redash-upgrade"))
+    let output = crate::support::command()
         .args(["detect"])
         .env("REDASH_DATABASE_URL", db.tcp_url())
         .output()
@@ -334,6 +334,7 @@ fn a_real_change_next_to_a_known_variant_is_still_drift() {
 #[test]
 fn the_session_is_named_read_only_repeatable_read_and_bounded() {
     use redash_upgrade::db::{DatabaseUrl, ReadOnlySession, Timeouts};
+    use sqlx::Row as _;
     let db = fixture_db("10.1.0");
     let url: DatabaseUrl = db.tcp_url().parse().unwrap();
     let timeouts = Timeouts {
@@ -341,31 +342,45 @@ fn the_session_is_named_read_only_repeatable_read_and_bounded() {
         lock: std::time::Duration::from_millis(250),
         ..Timeouts::default()
     };
-    let mut session = ReadOnlySession::connect(&url, timeouts).unwrap();
-    let settings = session
-        .read(|transaction| {
-            let row = transaction
-                .query_one(
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (settings, write, after) = runtime.block_on(async {
+        let mut session = ReadOnlySession::open(&url, timeouts).await.unwrap();
+        let row = session
+            .fetch_one(
+                "read the settings",
+                sqlx::query(
                     "SELECT current_setting('application_name'), current_setting('transaction_read_only'), \
                             current_setting('transaction_isolation'), current_setting('statement_timeout'), \
-                            current_setting('lock_timeout')",
-                    &[],
-                )
-                .unwrap();
-            Ok::<_, redash_upgrade::db::DbError>(
-                (0..5).map(|index| row.get::<_, String>(index)).collect::<Vec<_>>(),
+                            current_setting('lock_timeout'), current_setting('idle_in_transaction_session_timeout')",
+                ),
             )
-        })
-        .unwrap();
+            .await
+            .unwrap();
+        let settings: Vec<String> = (0..6).map(|index| row.get::<String, _>(index)).collect();
+        let write = session
+            .fetch_all("delete", sqlx::query("DELETE FROM events RETURNING id"))
+            .await
+            .map(|rows| rows.len());
+        // The failed statement rolled back to its savepoint: the transaction still reads.
+        let after = session
+            .fetch_one("count", sqlx::query("SELECT count(*) FROM events"))
+            .await
+            .map(|row| row.get::<i64, _>(0));
+        session.close().await;
+        (settings, write, after)
+    });
     assert_eq!(
         settings,
-        ["redash-upgrade", "on", "repeatable read", "1500ms", "250ms"]
+        [
+            "redash-upgrade",
+            "on",
+            "repeatable read",
+            "1500ms",
+            "250ms",
+            "3s"
+        ]
     );
-    let write = session.read(|transaction| {
-        transaction
-            .batch_execute("DELETE FROM events")
-            .map_err(|error| redash_upgrade::db::DbError::query("delete", &error))
-    });
     let message = write.unwrap_err().to_string();
     assert!(message.contains("read-only transaction"), "{message}");
+    assert!(after.unwrap() > 0);
 }

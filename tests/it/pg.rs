@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use redash_upgrade::knowledge::KnowledgeBase;
-use redash_upgrade::testbed::{self, PgServer, Scale};
+use redash_upgrade::testbed::{self, Client, PgServer, Scale};
 use semver::Version;
 
 pub fn server() -> &'static PgServer {
@@ -26,7 +26,7 @@ impl TestDb {
     pub fn tcp_url(&self) -> String {
         server().tcp_url(&self.name)
     }
-    pub fn client(&self) -> postgres::Client {
+    pub fn client(&self) -> Client {
         server().connect(&self.name).unwrap()
     }
     pub fn execute(&self, sql: &str) {
@@ -81,7 +81,7 @@ fn template(version: &str) -> String {
         let knowledge = KnowledgeBase::embedded().unwrap();
         let mut client = server.connect(&name).unwrap();
         let oldest = Version::new(4, 0, 2);
-        let load = |client: &mut postgres::Client, release: &Version| {
+        let load = |client: &mut Client, release: &Version| {
             testbed::load_release(client, &knowledge, release, Scale::Small)
                 .unwrap_or_else(|error| panic!("loading the {version} fixture: {error}"))
         };

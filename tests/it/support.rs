@@ -39,15 +39,22 @@ pub fn assert_matches_file(path: &Path, actual: &str) {
     }
 }
 
-/// Runs the binary with `args`, without colour-forcing variables from the environment.
-pub fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_redash-upgrade"))
-        .args(args)
+/// The binary, without the variables of the environment that change what it does: colour
+/// forcing, a database URL, a CI marker.
+pub fn command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_redash-upgrade"));
+    command
         .env_remove("CLICOLOR_FORCE")
         .env_remove("NO_COLOR")
-        .env("COLUMNS", "80")
-        .output()
-        .expect("the binary runs")
+        .env_remove("REDASH_DATABASE_URL")
+        .env_remove("CI")
+        .env("COLUMNS", "80");
+    command
+}
+
+/// Runs the binary with `args`.
+pub fn run(args: &[&str]) -> Output {
+    command().args(args).output().expect("the binary runs")
 }
 
 pub fn stdout(output: &Output) -> String {

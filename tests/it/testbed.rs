@@ -3,6 +3,7 @@
 use redash_upgrade::fernet::FernetKey;
 use redash_upgrade::knowledge::KnowledgeBase;
 use redash_upgrade::testbed::{self, Scale};
+use sqlx::Row as _;
 
 use crate::pg::{fixture_db, server};
 
@@ -16,22 +17,14 @@ fn every_stop_release_fixture_loads_with_data_and_its_stamp() {
         let db = fixture_db(version);
         let mut client = db.client();
         let stamp: String = client
-            .query_one("SELECT version_num FROM alembic_version", &[])
-            .unwrap()
-            .get(0);
+            .scalar("SELECT version_num FROM alembic_version")
+            .unwrap();
         assert!(!stamp.is_empty(), "{version}");
-        let orgs: i64 = client
-            .query_one("SELECT count(*) FROM organizations", &[])
-            .unwrap()
-            .get(0);
+        let orgs: i64 = client.scalar("SELECT count(*) FROM organizations").unwrap();
         assert_eq!(orgs, 3, "{version}: orgs");
         let searchable: i64 = client
-            .query_one(
-                "SELECT count(*) FROM queries WHERE search_vector IS NOT NULL",
-                &[],
-            )
-            .unwrap()
-            .get(0);
+            .scalar("SELECT count(*) FROM queries WHERE search_vector IS NOT NULL")
+            .unwrap();
         assert!(
             searchable > 100,
             "{version}: the search trigger fired on load"
@@ -96,10 +89,9 @@ fn each_era_stores_schedules_options_and_invitations_its_own_way() {
     let legacy = fixture_db("4.0.2");
     let mut client = legacy.client();
     let schedules: Vec<String> = client
-        .query(
+        .fetch_all(sqlx::query(
             "SELECT schedule FROM queries WHERE schedule IS NOT NULL",
-            &[],
-        )
+        ))
         .unwrap()
         .iter()
         .map(|row| row.get(0))
@@ -112,49 +104,35 @@ fn each_era_stores_schedules_options_and_invitations_its_own_way() {
         assert!(ok, "not a legacy schedule: {value}");
     }
     let plain: i64 = client
-        .query_one(
-            "SELECT count(*) FROM data_sources WHERE options::json->>'host' IS NOT NULL",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+        .scalar("SELECT count(*) FROM data_sources WHERE options::json->>'host' IS NOT NULL")
+        .unwrap();
     assert!(plain > 0, "4.0.2 keeps data-source options as plain JSON");
 
     let current = fixture_db("26.3.0");
     let mut client = current.client();
     let weekly: i64 = client
-        .query_one(
-            "SELECT count(*) FROM queries WHERE jsonb_typeof(schedule) = 'object' AND schedule->>'day_of_week' = 'Monday'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+        .scalar("SELECT count(*) FROM queries WHERE jsonb_typeof(schedule) = 'object' AND schedule->>'day_of_week' = 'Monday'")
+            .unwrap();
     assert!(weekly > 0);
     let invited: i64 = client
-        .query_one(
-            "SELECT count(*) FROM users WHERE details->>'is_invitation_pending' = 'true' AND password_hash IS NULL",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+        .scalar("SELECT count(*) FROM users WHERE details->>'is_invitation_pending' = 'true' AND password_hash IS NULL")
+            .unwrap();
     assert!(invited > 0);
     let key = FernetKey::from_secret(testbed::FIXTURE_SECRET_KEY);
     for row in client
-        .query("SELECT type, encrypted_options FROM data_sources", &[])
+        .fetch_all(sqlx::query(
+            "SELECT type, encrypted_options FROM data_sources",
+        ))
         .unwrap()
     {
         let token: Vec<u8> = row.get(1);
         let options: serde_json::Value =
             serde_json::from_slice(&key.decrypt(&token).unwrap()).unwrap();
-        assert!(options.is_object(), "{}", row.get::<_, String>(0));
+        assert!(options.is_object(), "{}", row.get::<String, _>(0));
     }
     let wrong = FernetKey::from_secret("another key");
     let token: Vec<u8> = client
-        .query_one(
-            "SELECT encrypted_options FROM notification_destinations LIMIT 1",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+        .scalar("SELECT encrypted_options FROM notification_destinations LIMIT 1")
+        .unwrap();
     assert!(wrong.decrypt(&token).is_err());
 }

@@ -1,6 +1,7 @@
 //! `alembic-stamp-problem`: the database's alembic stamp cannot be trusted to plan from.
 
-use super::super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
+use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::LiveDatabase;
 use crate::detect::{Basis, StampState};
 
 pub struct AlembicStampProblem;
@@ -8,6 +9,7 @@ pub struct AlembicStampProblem;
 static META: CheckMeta = CheckMeta {
     code: "alembic-stamp-problem",
     severity: Severity::Error,
+    trigger: Trigger::OncePerPlan,
     summary: "alembic_version is missing, empty, doubled, unknown or contradicted by the schema",
     what: "Runs the same detection as `redash-upgrade detect`: reads alembic_version and compares \
            the schema with every release's, and reports a stamp that is missing, empty, has \
@@ -24,18 +26,17 @@ static META: CheckMeta = CheckMeta {
     ],
 };
 
-impl Check for AlembicStampProblem {
+#[async_trait::async_trait]
+impl DatabaseCheck for AlembicStampProblem {
     fn meta(&self) -> &'static CheckMeta {
         &META
     }
-    fn applies(&self, hop: &HopContext<'_>) -> bool {
-        hop.database.is_some()
-    }
-    fn once_per_plan(&self) -> bool {
-        true
-    }
-    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
-        let detection = hop.database.expect("applies").detection();
+    async fn run(
+        &self,
+        _hop: &HopContext<'_>,
+        database: &LiveDatabase,
+    ) -> Result<Vec<Report>, CannotRun> {
+        let detection = database.detection();
         let stamp = detection.stamp_revisions.join(", ");
         let problem = match detection.stamp_state {
             StampState::Missing => Some("the database has no alembic_version table".to_owned()),

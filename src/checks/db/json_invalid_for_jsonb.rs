@@ -1,19 +1,16 @@
 //! `json-invalid-for-jsonb`: text that the 25.1 migrations cannot cast to jsonb.
 
-use std::sync::mpsc;
-use std::sync::Mutex;
-
-use semver::Version;
-
-use super::super::database::{copy_field, copy_fields, name_rows};
-use super::super::jsonb::{check_jsonb, JsonbProblem};
-use super::super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
+use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::jsonb::{check_jsonb, JsonbProblem};
+use super::LiveDatabase;
+use super::{copy_field, copy_fields, copy_id, name_rows, Scan};
 
 pub struct JsonInvalidForJsonb;
 
 static META: CheckMeta = CheckMeta {
     code: "json-invalid-for-jsonb",
     severity: Severity::Error,
+    trigger: Trigger::NamedByHop,
     summary: "text that migrations 7205816877ec and fd4fc850d7ea cannot cast to jsonb",
     what: "On hops crossing 25.1.0, reads every row of the columns those migrations convert to \
            jsonb (queries.options and schedule, events.additional_properties, \
@@ -48,30 +45,33 @@ const CONVERTED: [(&str, &str); 11] = [
     ("users", "details"),
 ];
 
-/// Rows checked by one worker at a time.
-const BATCH: usize = 2_048;
 /// In --quick mode, tables above this many rows are sampled down to about this many.
 const SAMPLE_ROWS: f64 = 100_000.0;
 
-impl Check for JsonInvalidForJsonb {
+#[async_trait::async_trait]
+impl DatabaseCheck for JsonInvalidForJsonb {
     fn meta(&self) -> &'static CheckMeta {
         &META
     }
-    fn applies(&self, hop: &HopContext<'_>) -> bool {
-        hop.crosses(&Version::new(25, 1, 0))
-            && CONVERTED.iter().any(|(table, column)| {
-                super::column_type(hop, table, column).is_some_and(|sql_type| sql_type != "jsonb")
-            })
+    fn applies(&self, _hop: &HopContext<'_>, database: &LiveDatabase) -> bool {
+        CONVERTED.iter().any(|(table, column)| {
+            database
+                .column_type(table, column)
+                .is_some_and(|sql_type| sql_type != "jsonb")
+        })
     }
-    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
-        let database = hop.database.expect("applies");
+    async fn run(
+        &self,
+        hop: &HopContext<'_>,
+        database: &LiveDatabase,
+    ) -> Result<Vec<Report>, CannotRun> {
         // The column as the hop finds it: earlier hops of the plan may still change it.
-        let at_hop = hop.knowledge.schema_of(&hop.from.version);
+        let at_hop = hop.knowledge.schema_of(&hop.plan.from.version);
         // First what to do with each column, then one scan per table for all its columns.
         let mut deferred: Vec<Option<Report>> = Vec::new();
         let mut checked: Vec<(&str, &str, &str)> = Vec::new();
         for (table, column) in CONVERTED {
-            let Some(sql_type) = super::column_type(hop, table, column) else {
+            let Some(sql_type) = database.column_type(table, column) else {
                 continue;
             };
             if sql_type == "jsonb" {
@@ -87,28 +87,50 @@ impl Check for JsonInvalidForJsonb {
                     message: format!(
                         "{table}.{column} is {sql_type} now and an earlier hop converts it to {}: its values can only be checked once the database is at {}",
                         expected.unwrap_or("another type"),
-                        hop.from.version
+                        hop.plan.from.version
                     ),
                     location: None,
-                    help: format!("Run this check again after the hop to {}.", hop.from.version),
+                    help: format!("Run this check again after the hop to {}.", hop.plan.from.version),
                 }));
             } else {
                 deferred.push(None);
                 checked.push((table, column, sql_type));
             }
         }
-        let mut scanned: Vec<(&str, TableScan)> = Vec::new();
-        for (table, _, _) in &checked {
-            if scanned.iter().any(|(done, _)| done == table) {
-                continue;
+        let mut tables: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (table, column, _) in &checked {
+            match tables.iter_mut().find(|(done, _)| done == table) {
+                Some((_, columns)) => columns.push(column),
+                None => tables.push((table, vec![column])),
             }
-            let columns: Vec<&str> = checked
-                .iter()
-                .filter(|(other, _, _)| other == table)
-                .map(|(_, column, _)| *column)
-                .collect();
-            scanned.push((table, scan_table(database, table, &columns)?));
         }
+        let plans: Vec<TablePlan> = tables
+            .iter()
+            .map(|(table, columns)| TablePlan::new(database, table, columns))
+            .collect();
+        let scans: Vec<Scan> = plans.iter().map(|plan| plan.scan.clone()).collect();
+        let passes = database.scan(&scans, refused_values).await?;
+        let scanned: Vec<(&str, TableScan)> = tables
+            .iter()
+            .zip(plans)
+            .zip(passes)
+            .map(|(((table, columns), plan), pass)| {
+                let bad = pass
+                    .found
+                    .into_iter()
+                    .map(|(index, id, problem)| (columns[index].to_owned(), id, problem))
+                    .collect();
+                (
+                    *table,
+                    TableScan {
+                        bad,
+                        rows: pass.rows,
+                        sampled: plan.sampled,
+                        estimate: plan.scan.estimate.unwrap_or(0),
+                    },
+                )
+            })
+            .collect();
         let mut reports = Vec::new();
         let mut columns = checked.iter();
         for note in deferred {
@@ -182,134 +204,59 @@ struct TableScan {
     estimate: u64,
 }
 
-/// Reads `columns` of `table` in one COPY (a sample with --quick on big tables).
-fn scan_table(
-    database: &dyn super::super::database::Database,
-    table: &str,
-    columns: &[&str],
-) -> Result<TableScan, CannotRun> {
-    let estimate = database
-        .detection()
-        .server
-        .largest_tables
-        .iter()
-        .find(|size| size.table == table)
-        .map(|size| size.rows_estimate.max(0) as f64);
-    let sampled = database.quick() && estimate.is_some_and(|rows| rows > SAMPLE_ROWS);
-    let source = if sampled {
-        let percent = (SAMPLE_ROWS / estimate.unwrap_or(SAMPLE_ROWS) * 100.0).clamp(0.01, 100.0);
-        format!("{table} TABLESAMPLE SYSTEM ({percent:.4})")
-    } else {
-        table.to_owned()
-    };
-    let selected: Vec<String> = columns
-        .iter()
-        .map(|column| format!("\"{column}\"::text"))
-        .collect();
-    let present: Vec<String> = columns
-        .iter()
-        .map(|column| format!("\"{column}\" IS NOT NULL"))
-        .collect();
-    let query = format!(
-        "SELECT id::bigint, {} FROM {source} WHERE {}",
-        selected.join(", "),
-        present.join(" OR ")
-    );
-    let (bad, rows) = scan(database, &format!("read {table}"), &query, estimate)?;
-    Ok(TableScan {
-        bad: bad
-            .into_iter()
-            .map(|(index, id, problem)| (columns[index].to_owned(), id, problem))
-            .collect(),
-        rows,
-        sampled,
-        estimate: estimate.unwrap_or(0.0) as u64,
-    })
+/// How one table is read: the columns to check in one COPY, a sample with --quick on big tables.
+struct TablePlan {
+    scan: Scan,
+    sampled: bool,
+}
+
+impl TablePlan {
+    fn new(database: &LiveDatabase, table: &str, columns: &[&str]) -> TablePlan {
+        let estimate = database.row_estimate(table);
+        let sampled = database.quick() && estimate.is_some_and(|rows| rows as f64 > SAMPLE_ROWS);
+        let source = match estimate.filter(|_| sampled) {
+            Some(rows) => {
+                let percent = (SAMPLE_ROWS / rows as f64 * 100.0).clamp(0.01, 100.0);
+                format!("{table} TABLESAMPLE SYSTEM ({percent:.4})")
+            }
+            None => table.to_owned(),
+        };
+        let selected: Vec<String> = columns
+            .iter()
+            .map(|column| format!("\"{column}\"::text"))
+            .collect();
+        let present: Vec<String> = columns
+            .iter()
+            .map(|column| format!("\"{column}\" IS NOT NULL"))
+            .collect();
+        TablePlan {
+            scan: Scan {
+                what: format!("read {table}"),
+                select: format!(
+                    "SELECT id::bigint, {} FROM {source} WHERE {}",
+                    selected.join(", "),
+                    present.join(" OR ")
+                ),
+                estimate,
+            },
+            sampled,
+        }
+    }
 }
 
 /// A refused value: its text's position after the id, the row id, and why.
 type Refused = (usize, i64, JsonbProblem);
 
-/// Streams `query` (id, then the texts) and checks every non-NULL text on every core; a finding
-/// is (text's position after the id, id, problem).
-fn scan(
-    database: &dyn super::super::database::Database,
-    what: &str,
-    query: &str,
-    estimate: Option<f64>,
-) -> Result<(Vec<Refused>, u64), CannotRun> {
-    let workers = std::thread::available_parallelism().map_or(2, |count| count.get());
-    let bar = crate::report::progress_wanted().then(|| {
-        let bar = indicatif::ProgressBar::new(estimate.unwrap_or(0.0) as u64);
-        bar.set_message(what.to_owned());
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} rows")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
-    let (sender, receiver) = mpsc::sync_channel::<Vec<Vec<u8>>>(workers * 2);
-    let receiver = Mutex::new(receiver);
-    let found = Mutex::new(Vec::new());
-    let result = std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let batch = {
-                    let receiver = receiver
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner());
-                    receiver.recv()
-                };
-                let Ok(batch) = batch else { break };
-                let mut bad = Vec::new();
-                for row in &batch {
-                    let fields = copy_fields(row);
-                    let Some(id) = fields.first().and_then(|raw| copy_field(raw)) else {
-                        continue;
-                    };
-                    let id = std::str::from_utf8(&id)
-                        .ok()
-                        .and_then(|id| id.parse().ok())
-                        .unwrap_or(-1);
-                    for (index, raw) in fields.iter().skip(1).enumerate() {
-                        let Some(text) = copy_field(raw) else {
-                            continue;
-                        };
-                        if let Err(problem) = check_jsonb(&text) {
-                            bad.push((index, id, problem));
-                        }
-                    }
-                }
-                found
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .extend(bad);
-            });
+/// Checks every non-NULL text of a COPY row (id, then the texts) against jsonb's input rules.
+fn refused_values(row: &[u8], found: &mut Vec<Refused>) {
+    let fields = copy_fields(row);
+    let id = copy_id(&fields).unwrap_or(-1);
+    for (index, raw) in fields.iter().skip(1).enumerate() {
+        let Some(text) = copy_field(raw) else {
+            continue;
+        };
+        if let Err(problem) = check_jsonb(&text) {
+            found.push((index, id, problem));
         }
-        let mut batch = Vec::with_capacity(BATCH);
-        let result = database.copy_out(what, query, &mut |row| {
-            batch.push(row.to_vec());
-            if batch.len() == BATCH {
-                if let Some(bar) = &bar {
-                    bar.inc(BATCH as u64);
-                }
-                let _ = sender.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
-            }
-        });
-        if !batch.is_empty() {
-            let _ = sender.send(batch);
-        }
-        drop(sender);
-        result
-    });
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
     }
-    let rows = result?;
-    Ok((
-        found
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        rows,
-    ))
 }

@@ -1,15 +1,15 @@
 //! `legacy-schedule-unconvertible`: legacy `queries.schedule` strings the 7.0 migration cannot
 //! turn into a schedule.
 
-use semver::Version;
-
-use super::super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
+use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::LiveDatabase;
 
 pub struct LegacyScheduleUnconvertible;
 
 static META: CheckMeta = CheckMeta {
     code: "legacy-schedule-unconvertible",
     severity: Severity::Error,
+    trigger: Trigger::NamedByHop,
     summary: "legacy schedule strings that migration 640888ce445d cannot convert",
     what: "Before 7.0.0 `queries.schedule` is a string: interval seconds (`3600`) or a daily time \
            (`14:30`). On hops crossing 7.0.0, lists queries whose schedule is neither.",
@@ -25,18 +25,23 @@ static META: CheckMeta = CheckMeta {
     ],
 };
 
-impl Check for LegacyScheduleUnconvertible {
+#[async_trait::async_trait]
+impl DatabaseCheck for LegacyScheduleUnconvertible {
     fn meta(&self) -> &'static CheckMeta {
         &META
     }
-    fn applies(&self, hop: &HopContext<'_>) -> bool {
-        hop.crosses(&Version::new(7, 0, 0))
-            && super::column_type(hop, "queries", "schedule")
-                .is_some_and(|sql_type| sql_type.starts_with("character varying"))
+    fn applies(&self, _hop: &HopContext<'_>, database: &LiveDatabase) -> bool {
+        database
+            .column_type("queries", "schedule")
+            .is_some_and(|sql_type| sql_type.starts_with("character varying"))
     }
-    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
+    async fn run(
+        &self,
+        _hop: &HopContext<'_>,
+        database: &LiveDatabase,
+    ) -> Result<Vec<Report>, CannotRun> {
         super::rows_report(
-            hop,
+            database,
             "read legacy schedules",
             "SELECT id::bigint FROM queries \
              WHERE schedule IS NOT NULL \
@@ -45,5 +50,6 @@ impl Check for LegacyScheduleUnconvertible {
             "queries with a schedule that is neither seconds nor HH:MM",
             "Fix each schedule to seconds or HH:MM, or set it to NULL, before the hop.",
         )
+        .await
     }
 }

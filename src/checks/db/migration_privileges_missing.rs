@@ -1,12 +1,15 @@
 //! `migration-privileges-missing`: the connected role cannot run the hop's migrations.
 
-use super::super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
+use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::LiveDatabase;
+use sqlx::Row as _;
 
 pub struct MigrationPrivilegesMissing;
 
 static META: CheckMeta = CheckMeta {
     code: "migration-privileges-missing",
     severity: Severity::Warning,
+    trigger: Trigger::EveryHop,
     summary: "the role does not own the tables the hop alters, or cannot create in the schema",
     what: "For the tables the hop's migrations alter, checks that the connected role owns them \
            (or is a member of their owner), and that it may CREATE in the schema. It checks the \
@@ -20,55 +23,60 @@ static META: CheckMeta = CheckMeta {
     references: &["https://www.postgresql.org/docs/current/sql-altertable.html"],
 };
 
-impl Check for MigrationPrivilegesMissing {
+#[async_trait::async_trait]
+impl DatabaseCheck for MigrationPrivilegesMissing {
     fn meta(&self) -> &'static CheckMeta {
         &META
     }
-    fn applies(&self, hop: &HopContext<'_>) -> bool {
-        hop.database.is_some() && !hop.rewritten_tables().is_empty()
+    fn applies(&self, hop: &HopContext<'_>, _database: &LiveDatabase) -> bool {
+        !hop.plan.rewritten_tables().is_empty()
     }
-    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
-        let database = hop.database.expect("applies");
+    async fn run(
+        &self,
+        hop: &HopContext<'_>,
+        database: &LiveDatabase,
+    ) -> Result<Vec<Report>, CannotRun> {
         let tables: Vec<String> = hop
+            .plan
             .rewritten_tables()
             .iter()
             .map(|table| table.to_string())
             .collect();
-        let rows = database.query(
+        let rows = database
+            .fetch_all(
             "read table owners",
-            "SELECT c.relname::text, pg_get_userbyid(c.relowner)::text, \
+            sqlx::query("SELECT c.relname::text, pg_get_userbyid(c.relowner)::text, \
                     pg_has_role(current_user, c.relowner, 'MEMBER'), current_user::text, \
                     has_schema_privilege(current_schema(), 'CREATE') \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND c.relname = ANY($1) \
-             ORDER BY 1",
-            &[&tables],
-        )?;
+             ORDER BY 1").bind(tables),
+        ).await?;
         let mut reports = Vec::new();
         let not_owned: Vec<String> = rows
             .iter()
-            .filter(|row| !row.get::<_, bool>(2))
+            .filter(|row| !row.get::<bool, _>(2))
             .map(|row| {
                 format!(
                     "{} (owner {})",
-                    row.get::<_, String>(0),
-                    row.get::<_, String>(1)
+                    row.get::<String, _>(0),
+                    row.get::<String, _>(1)
                 )
             })
             .collect();
         let role = rows
             .first()
-            .map(|row| row.get::<_, String>(3))
+            .map(|row| row.get::<String, _>(3))
             .unwrap_or_default();
         if !not_owned.is_empty() {
             reports.push(Report {
                 severity: None,
-                message: format!("role {role} does not own {} that {} alters", not_owned.join(", "), hop.to.version),
+                message: format!("role {role} does not own {} that {} alters", not_owned.join(", "), hop.plan.to.version),
                 location: None,
                 help: "Run the migration as the tables' owner, or make the migrating role a member of it.".into(),
             });
         }
-        if rows.first().is_some_and(|row| !row.get::<_, bool>(4)) {
+        if rows.first().is_some_and(|row| !row.get::<bool, _>(4)) {
             reports.push(Report {
                 severity: None,
                 message: format!("role {role} may not CREATE in the schema"),

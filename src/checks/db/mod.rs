@@ -1,9 +1,11 @@
 //! Checks of the live metadata database: data a hop's migrations fail on, or lose or mangle, and
-//! what the migrations need from the server. They run only with `--database-url`.
+//! what the migrations need from the server. They run only with a database to read.
 
 pub mod alembic_stamp_problem;
 pub mod json_invalid_for_jsonb;
+mod jsonb;
 pub mod legacy_schedule_unconvertible;
+mod live;
 pub mod migration_privileges_missing;
 pub mod postgres_version_too_old;
 pub mod profile_image_url_breaks_migration;
@@ -15,45 +17,29 @@ pub mod table_rewrite_size;
 pub mod user_details_will_be_lost;
 pub mod widget_position_not_integer;
 
-use super::database::name_rows;
-use super::{CannotRun, HopContext, Report};
+pub use live::{copy_field, copy_fields, copy_id, name_rows, LiveDatabase, Scan, Scanned};
 
-/// Whether the live database has `table.column`.
-pub(super) fn has_column(hop: &HopContext<'_>, table: &str, column: &str) -> bool {
-    hop.database.is_some_and(|database| {
-        database
-            .detection()
-            .catalog
-            .table(table)
-            .is_some_and(|found| found.column(column).is_some())
-    })
+use sqlx::Row as _;
+
+use super::{CannotRun, Report};
+
+/// Whether PostgreSQL's jsonb input accepts `text` (the rule `json-invalid-for-jsonb` applies).
+pub fn jsonb_accepts(text: &[u8]) -> bool {
+    jsonb::check_jsonb(text).is_ok()
 }
 
-/// The live type of `table.column` (`text`, `jsonb`, ...).
-pub(super) fn column_type<'a>(hop: &HopContext<'a>, table: &str, column: &str) -> Option<&'a str> {
-    let database = hop.database?;
-    database
-        .detection()
-        .catalog
-        .table(table)?
-        .column(column)
-        .map(|column| column.sql_type.as_str())
-}
-
-/// Runs `sql` (one column: the offending rows' ids) and, when it finds rows, one report naming
-/// them after `message`.
-pub(super) fn rows_report(
-    hop: &HopContext<'_>,
+/// Runs `select` (one column: the offending rows' ids) and, when it finds rows, one report
+/// naming them after `message`.
+pub(super) async fn rows_report(
+    database: &LiveDatabase,
     what: &str,
-    sql: &str,
+    select: &'static str,
     message: &str,
     help: &str,
 ) -> Result<Vec<Report>, CannotRun> {
-    let database = hop
-        .database
-        .expect("database checks apply only with a database");
     let ids: Vec<i64> = database
-        .query(what, sql, &[])?
+        .fetch_all(what, sqlx::query(select))
+        .await?
         .iter()
         .map(|row| row.get(0))
         .collect();

@@ -1,12 +1,14 @@
 //! `postgres-version-too-old`: the server is older than the target release supports.
 
-use super::super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
+use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::LiveDatabase;
 
 pub struct PostgresVersionTooOld;
 
 static META: CheckMeta = CheckMeta {
     code: "postgres-version-too-old",
     severity: Severity::Error,
+    trigger: Trigger::EveryHop,
     summary: "the PostgreSQL server is older than the target release needs",
     what: "Compares the server's version with the minimum the knowledge base gives for the \
            target release (with its source: what upstream ran, and what its libraries require).",
@@ -36,16 +38,18 @@ fn too_old(server_version_num: i32, needed: i32) -> bool {
     server_version_num < needed
 }
 
-impl Check for PostgresVersionTooOld {
+#[async_trait::async_trait]
+impl DatabaseCheck for PostgresVersionTooOld {
     fn meta(&self) -> &'static CheckMeta {
         &META
     }
-    fn applies(&self, hop: &HopContext<'_>) -> bool {
-        hop.database.is_some()
-    }
-    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
-        let server = &hop.database.expect("applies").detection().server;
-        let minimum = &hop.to.postgresql_minimum.version;
+    async fn run(
+        &self,
+        hop: &HopContext<'_>,
+        database: &LiveDatabase,
+    ) -> Result<Vec<Report>, CannotRun> {
+        let server = &database.detection().server;
+        let minimum = &hop.plan.to.postgresql_minimum.version;
         let Some(needed) = version_number(minimum) else {
             return Err(CannotRun(format!(
                 "cannot read the minimum version {minimum:?}"
@@ -58,7 +62,7 @@ impl Check for PostgresVersionTooOld {
             severity: None,
             message: format!(
                 "the server runs PostgreSQL {}; {} needs {minimum} or newer",
-                server.server_version, hop.to.version
+                server.server_version, hop.plan.to.version
             ),
             location: None,
             help: format!("Upgrade PostgreSQL to {minimum} or newer before this hop."),

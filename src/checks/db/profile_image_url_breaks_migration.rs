@@ -1,14 +1,14 @@
 //! `profile-image-url-breaks-migration`: profile image URLs that make migration fd4fc850d7ea fail.
 
-use semver::Version;
-
-use super::super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
+use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::LiveDatabase;
 
 pub struct ProfileImageUrlBreaksMigration;
 
 static META: CheckMeta = CheckMeta {
     code: "profile-image-url-breaks-migration",
     severity: Severity::Error,
+    trigger: Trigger::NamedByHop,
     summary: "profile image URLs with a quote or backslash abort migration fd4fc850d7ea",
     what:
         "On hops crossing 25.1.0, lists users whose profile_image_url contains a double quote or \
@@ -20,21 +20,27 @@ static META: CheckMeta = CheckMeta {
     references: &["v25.1.0:migrations/versions/fd4fc850d7ea_.py:33"],
 };
 
-impl Check for ProfileImageUrlBreaksMigration {
+#[async_trait::async_trait]
+impl DatabaseCheck for ProfileImageUrlBreaksMigration {
     fn meta(&self) -> &'static CheckMeta {
         &META
     }
-    fn applies(&self, hop: &HopContext<'_>) -> bool {
-        hop.crosses(&Version::new(25, 1, 0)) && super::has_column(hop, "users", "profile_image_url")
+    fn applies(&self, _hop: &HopContext<'_>, database: &LiveDatabase) -> bool {
+        database.has_column("users", "profile_image_url")
     }
-    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
+    async fn run(
+        &self,
+        _hop: &HopContext<'_>,
+        database: &LiveDatabase,
+    ) -> Result<Vec<Report>, CannotRun> {
         super::rows_report(
-            hop,
+            database,
             "read profile image URLs",
             "SELECT id::bigint FROM users WHERE strpos(profile_image_url, '\"') > 0 \
              OR strpos(profile_image_url, E'\\\\') > 0 ORDER BY id",
             "profile_image_url with a quote or backslash",
             "Percent-encode or clear these URLs before the hop.",
         )
+        .await
     }
 }

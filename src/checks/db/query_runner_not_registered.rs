@@ -1,16 +1,18 @@
 //! `query-runner-not-registered`: queries on data sources whose type has no runner in the target
 //! release, which the 25.1 re-hash migration aborts on.
 
-use semver::Version;
-
-use super::super::database::name_rows;
-use super::super::{queue_list, CannotRun, Check, CheckMeta, HopContext, Report, Severity};
+use super::super::config::queue_list;
+use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::name_rows;
+use super::LiveDatabase;
+use sqlx::Row as _;
 
 pub struct QueryRunnerNotRegistered;
 
 static META: CheckMeta = CheckMeta {
     code: "query-runner-not-registered",
     severity: Severity::Error,
+    trigger: Trigger::NamedByHop,
     summary: "queries whose data-source type has no query runner in the target release",
     what: "On hops crossing 25.1.0, works out the runners the target enables (its default list, \
            or REDASH_ENABLED_QUERY_RUNNERS, plus REDASH_ADDITIONAL_QUERY_RUNNERS, minus \
@@ -31,18 +33,22 @@ static META: CheckMeta = CheckMeta {
     ],
 };
 
-/// Types 25.1.0's re-hash migration crashes on (the runner's empty-config bug).
-const BROKEN_IN_25_1: [&str; 2] = ["elasticsearch", "kibana"];
+/// The known bug of a target whose re-hash migration crashes on some runners' empty
+/// configuration, and the data-source types of those runners.
+const RUNNERS_CRASH_BUG: &str = "migration-25-1-elasticsearch";
+const CRASHING_RUNNER_TYPES: [&str; 2] = ["elasticsearch", "kibana"];
 
-impl Check for QueryRunnerNotRegistered {
+#[async_trait::async_trait]
+impl DatabaseCheck for QueryRunnerNotRegistered {
     fn meta(&self) -> &'static CheckMeta {
         &META
     }
-    fn applies(&self, hop: &HopContext<'_>) -> bool {
-        hop.database.is_some() && hop.crosses(&Version::new(25, 1, 0))
-    }
-    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
-        let modules = &hop.to.modules;
+    async fn run(
+        &self,
+        hop: &HopContext<'_>,
+        database: &LiveDatabase,
+    ) -> Result<Vec<Report>, CannotRun> {
+        let modules = &hop.plan.to.modules;
         let setting = |name: &str| -> Option<Vec<String>> {
             hop.deployment
                 .running_roles()
@@ -56,12 +62,20 @@ impl Check for QueryRunnerNotRegistered {
         let disabled = setting("REDASH_DISABLED_QUERY_RUNNERS").unwrap_or_default();
         enabled.retain(|module| !disabled.contains(module));
         let registered: Vec<&str> = modules.types_of(&enabled).collect();
-        let rows = hop.database.expect("applies").query(
-            "read the data-source types of queries",
-            "SELECT ds.type, array_agg(q.id::bigint ORDER BY q.id) FROM queries q \
+        let rows = database
+            .fetch_all(
+                "read the data-source types of queries",
+                sqlx::query(
+                    "SELECT ds.type, array_agg(q.id::bigint ORDER BY q.id) FROM queries q \
              JOIN data_sources ds ON ds.id = q.data_source_id GROUP BY ds.type ORDER BY ds.type",
-            &[],
-        )?;
+                ),
+            )
+            .await?;
+        let runners_crash = hop
+            .plan
+            .known_bugs
+            .iter()
+            .find(|bug| bug.id == RUNNERS_CRASH_BUG);
         let mut reports = Vec::new();
         for row in rows {
             let kind: String = row.get(0);
@@ -71,24 +85,30 @@ impl Check for QueryRunnerNotRegistered {
                     severity: None,
                     message: format!(
                         "queries on {kind} data sources, a type no enabled runner of {} registers{}: {}",
-                        hop.to.version,
+                        hop.plan.to.version,
                         if configured { "" } else { " (default runners: no configuration given)" },
                         name_rows(&ids, ids.len())
                     ),
                     location: None,
                     help: format!("Enable the {kind} runner with REDASH_ADDITIONAL_QUERY_RUNNERS for the migration, or detach or archive these queries."),
                 });
-            } else if hop.to.version == Version::new(25, 1, 0)
-                && BROKEN_IN_25_1.contains(&kind.as_str())
+            } else if let Some(bug) =
+                runners_crash.filter(|_| CRASHING_RUNNER_TYPES.contains(&kind.as_str()))
             {
                 reports.push(Report {
                     severity: None,
                     message: format!(
-                        "queries on {kind} data sources crash 25.1.0's re-hash migration: {}",
+                        "queries on {kind} data sources crash {}'s re-hash migration: {}",
+                        hop.plan.to.version,
                         name_rows(&ids, ids.len())
                     ),
                     location: None,
-                    help: "Upgrade to 25.8.0 instead of 25.1.0.".into(),
+                    help: match &bug.fixed_in {
+                        Some(fixed) => {
+                            format!("Upgrade to {fixed} instead of {}.", hop.plan.to.version)
+                        }
+                        None => bug.workaround.clone(),
+                    },
                 });
             }
         }

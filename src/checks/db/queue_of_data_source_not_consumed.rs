@@ -1,13 +1,17 @@
 //! `queue-of-data-source-not-consumed`: a data source sends its jobs to a queue no worker reads.
 
-use super::super::database::name_rows;
-use super::super::{consumed_queues, CannotRun, Check, CheckMeta, HopContext, Report, Severity};
+use super::super::config::consumed_queues;
+use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::name_rows;
+use super::LiveDatabase;
+use sqlx::Row as _;
 
 pub struct QueueOfDataSourceNotConsumed;
 
 static META: CheckMeta = CheckMeta {
     code: "queue-of-data-source-not-consumed",
     severity: Severity::Error,
+    trigger: Trigger::EveryHop,
     summary: "data sources whose own queue no worker consumes on the target release",
     what: "Reads data_sources.queue_name and scheduled_queue_name and compares them with the \
            queues the given configuration's workers consume on the target release.",
@@ -23,26 +27,34 @@ static META: CheckMeta = CheckMeta {
     ],
 };
 
-impl Check for QueueOfDataSourceNotConsumed {
+#[async_trait::async_trait]
+impl DatabaseCheck for QueueOfDataSourceNotConsumed {
     fn meta(&self) -> &'static CheckMeta {
         &META
     }
-    fn applies(&self, hop: &HopContext<'_>) -> bool {
-        hop.database.is_some() && consumed_queues(hop).is_some()
+    fn applies(&self, hop: &HopContext<'_>, _database: &LiveDatabase) -> bool {
+        consumed_queues(hop).is_some()
     }
-    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
+    async fn run(
+        &self,
+        hop: &HopContext<'_>,
+        database: &LiveDatabase,
+    ) -> Result<Vec<Report>, CannotRun> {
         let consumed = consumed_queues(hop).unwrap_or_default();
-        let rows = hop.database.expect("applies").query(
-            "read data-source queues",
-            "SELECT queue, array_agg(id::bigint ORDER BY id) FROM ( \
+        let rows = database
+            .fetch_all(
+                "read data-source queues",
+                sqlx::query(
+                    "SELECT queue, array_agg(id::bigint ORDER BY id) FROM ( \
                SELECT id, queue_name AS queue FROM data_sources \
                UNION ALL SELECT id, scheduled_queue_name FROM data_sources) AS named \
              WHERE queue IS NOT NULL GROUP BY queue ORDER BY queue",
-            &[],
-        )?;
+                ),
+            )
+            .await?;
         Ok(rows
             .iter()
-            .filter(|row| !consumed.contains(&row.get::<_, String>(0)))
+            .filter(|row| !consumed.contains(&row.get::<String, _>(0)))
             .map(|row| {
                 let queue: String = row.get(0);
                 let ids: Vec<i64> = row.get(1);
@@ -50,7 +62,7 @@ impl Check for QueueOfDataSourceNotConsumed {
                     severity: None,
                     message: format!(
                         "no worker consumes queue {queue} on {}, which data sources use: {}",
-                        hop.to.version,
+                        hop.plan.to.version,
                         name_rows(&ids, ids.len())
                     ),
                     location: None,

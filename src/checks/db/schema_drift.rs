@@ -1,12 +1,14 @@
 //! `schema-drift`: the database differs from its release's schema, on tables a hop migrates.
 
-use super::super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
+use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::LiveDatabase;
 
 pub struct SchemaDrift;
 
 static META: CheckMeta = CheckMeta {
     code: "schema-drift",
     severity: Severity::Error,
+    trigger: Trigger::EveryHop,
     summary: "in-house or unexplained schema changes on a table the hop's migrations alter",
     what: "Takes the drift `redash-upgrade detect` finds (extra, missing and changed tables and \
            columns, beyond the known shapes of upgraded databases) and reports the drift on the \
@@ -21,22 +23,24 @@ static META: CheckMeta = CheckMeta {
     ],
 };
 
-impl Check for SchemaDrift {
+#[async_trait::async_trait]
+impl DatabaseCheck for SchemaDrift {
     fn meta(&self) -> &'static CheckMeta {
         &META
     }
-    fn applies(&self, hop: &HopContext<'_>) -> bool {
-        hop.database.is_some()
-    }
-    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
-        let drift = &hop.database.expect("applies").detection().drift;
-        let touched = hop.rewritten_tables();
+    async fn run(
+        &self,
+        hop: &HopContext<'_>,
+        database: &LiveDatabase,
+    ) -> Result<Vec<Report>, CannotRun> {
+        let drift = &database.detection().drift;
+        let touched = hop.plan.rewritten_tables();
         let mut reports = Vec::new();
         let mut report = |table: &str, what: String| {
             if touched.contains(&table) {
                 reports.push(Report {
                     severity: None,
-                    message: format!("{what}, and {} migrates {table}", hop.to.version),
+                    message: format!("{what}, and {} migrates {table}", hop.plan.to.version),
                     location: None,
                     help: format!("Rehearse the hop on a copy; make the change compatible with the {table} migration first."),
                 });

@@ -1,14 +1,17 @@
 //! `secret-key-cannot-decrypt`: stored credentials that the given secret cannot decrypt.
 
-use super::super::database::name_rows;
-use super::super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
+use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::name_rows;
+use super::LiveDatabase;
 use crate::fernet::FernetKey;
+use sqlx::{AssertSqlSafe, Row as _};
 
 pub struct SecretKeyCannotDecrypt;
 
 static META: CheckMeta = CheckMeta {
     code: "secret-key-cannot-decrypt",
     severity: Severity::Error,
+    trigger: Trigger::OncePerPlan,
     summary: "encrypted data-source or destination options the given secret cannot decrypt",
     what: "With the secret the deployment uses (--secret-key-env NAME, or REDASH_SECRET_KEY / \
            REDASH_COOKIE_SECRET from --env-file), decrypts every data_sources.encrypted_options \
@@ -27,34 +30,39 @@ static META: CheckMeta = CheckMeta {
     ],
 };
 
-impl Check for SecretKeyCannotDecrypt {
+#[async_trait::async_trait]
+impl DatabaseCheck for SecretKeyCannotDecrypt {
     fn meta(&self) -> &'static CheckMeta {
         &META
     }
-    fn applies(&self, hop: &HopContext<'_>) -> bool {
-        hop.database
-            .is_some_and(|database| database.secret_key().is_some())
-            && super::has_column(hop, "data_sources", "encrypted_options")
+    fn applies(&self, _hop: &HopContext<'_>, database: &LiveDatabase) -> bool {
+        database.secret_key().is_some() && database.has_column("data_sources", "encrypted_options")
     }
-    fn once_per_plan(&self) -> bool {
-        true
-    }
-    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
-        let database = hop.database.expect("applies");
-        let key = FernetKey::from_secret(database.secret_key().expect("applies"));
+    async fn run(
+        &self,
+        _hop: &HopContext<'_>,
+        database: &LiveDatabase,
+    ) -> Result<Vec<Report>, CannotRun> {
+        let Some(secret) = database.secret_key() else {
+            return Ok(Vec::new());
+        };
+        let key = FernetKey::from_secret(secret);
         let mut reports = Vec::new();
         for table in ["data_sources", "notification_destinations"] {
-            if !super::has_column(hop, table, "encrypted_options") {
+            if !database.has_column(table, "encrypted_options") {
                 continue;
             }
-            let rows = database.query(
-                &format!("read {table}"),
-                &format!("SELECT id::bigint, encrypted_options FROM {table} ORDER BY id"),
-                &[],
-            )?;
+            let rows = database
+                .fetch_all(
+                    &format!("read {table}"),
+                    sqlx::query(AssertSqlSafe(format!(
+                        "SELECT id::bigint, encrypted_options FROM {table} ORDER BY id"
+                    ))),
+                )
+                .await?;
             let ids: Vec<i64> = rows
                 .iter()
-                .filter(|row| key.decrypt(&row.get::<_, Vec<u8>>(1)).is_err())
+                .filter(|row| key.decrypt(&row.get::<Vec<u8>, _>(1)).is_err())
                 .map(|row| row.get(0))
                 .collect();
             if !ids.is_empty() {

@@ -1,12 +1,15 @@
 //! `table-rewrite-size`: how much the hop's migrations rewrite, for the maintenance window.
 
-use super::super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
+use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::LiveDatabase;
+use sqlx::Row as _;
 
 pub struct TableRewriteSize;
 
 static META: CheckMeta = CheckMeta {
     code: "table-rewrite-size",
     severity: Severity::Info,
+    trigger: Trigger::EveryHop,
     summary: "rows and bytes of the tables the hop rewrites, with disk and time to plan",
     what: "For each table the hop's migrations rewrite or update row by row (from the knowledge \
            base), reports its rows (planner estimate) and size with indexes, the extra disk a \
@@ -25,40 +28,45 @@ static META: CheckMeta = CheckMeta {
 const SLOW_MIB_PER_SECOND: f64 = 20.0;
 const FAST_MIB_PER_SECOND: f64 = 100.0;
 
-impl Check for TableRewriteSize {
+#[async_trait::async_trait]
+impl DatabaseCheck for TableRewriteSize {
     fn meta(&self) -> &'static CheckMeta {
         &META
     }
-    fn applies(&self, hop: &HopContext<'_>) -> bool {
-        hop.database.is_some() && !hop.rewritten_tables().is_empty()
+    fn applies(&self, hop: &HopContext<'_>, _database: &LiveDatabase) -> bool {
+        !hop.plan.rewritten_tables().is_empty()
     }
-    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
+    async fn run(
+        &self,
+        hop: &HopContext<'_>,
+        database: &LiveDatabase,
+    ) -> Result<Vec<Report>, CannotRun> {
         let tables: Vec<String> = hop
+            .plan
             .rewritten_tables()
             .iter()
             .map(|table| table.to_string())
             .collect();
-        let rows = hop.database.expect("applies").query(
+        let rows = database.fetch_all(
             "read table sizes",
-            "SELECT c.relname::text, c.reltuples::bigint, pg_total_relation_size(c.oid) \
+            sqlx::query("SELECT c.relname::text, c.reltuples::bigint, pg_total_relation_size(c.oid) \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND c.relname = ANY($1) \
-             ORDER BY 3 DESC",
-            &[&tables],
-        )?;
+             ORDER BY 3 DESC").bind(tables),
+        ).await?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }
         let mib = |bytes: i64| bytes as f64 / (1024.0 * 1024.0);
-        let total: i64 = rows.iter().map(|row| row.get::<_, i64>(2)).sum();
+        let total: i64 = rows.iter().map(|row| row.get::<i64, _>(2)).sum();
         let largest: i64 = rows.first().map_or(0, |row| row.get(2));
         let listed: Vec<String> = rows
             .iter()
             .map(|row| {
                 format!(
                     "{} ~{} rows {:.1} MiB",
-                    row.get::<_, String>(0),
-                    row.get::<_, i64>(1).max(0),
+                    row.get::<String, _>(0),
+                    row.get::<i64, _>(1).max(0),
                     mib(row.get(2))
                 )
             })
@@ -74,7 +82,7 @@ impl Check for TableRewriteSize {
             severity: None,
             message: format!(
                 "{} rewrites {} ({:.1} MiB in all): needs about {:.1} MiB of free disk and {duration} of exclusive locks (at {SLOW_MIB_PER_SECOND}-{FAST_MIB_PER_SECOND} MiB/s, an assumption)",
-                hop.to.version,
+                hop.plan.to.version,
                 listed.join(", "),
                 mib(total),
                 mib(largest.max(total)),

@@ -1,14 +1,14 @@
 //! `user-details-will-be-lost`: users whose `details` migration fd4fc850d7ea sets to NULL.
 
-use semver::Version;
-
-use super::super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
+use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::LiveDatabase;
 
 pub struct UserDetailsWillBeLost;
 
 static META: CheckMeta = CheckMeta {
     code: "user-details-will-be-lost",
     severity: Severity::Warning,
+    trigger: Trigger::NamedByHop,
     summary: "users whose details migration fd4fc850d7ea replaces with NULL",
     what: "On hops crossing 25.1.0, lists users whose profile_image_url is NULL.",
     why: "fd4fc850d7ea moves profile_image_url into details by concatenating JSON text; with a \
@@ -19,29 +19,35 @@ static META: CheckMeta = CheckMeta {
     references: &["v25.1.0:migrations/versions/fd4fc850d7ea_.py:33"],
 };
 
-impl Check for UserDetailsWillBeLost {
+#[async_trait::async_trait]
+impl DatabaseCheck for UserDetailsWillBeLost {
     fn meta(&self) -> &'static CheckMeta {
         &META
     }
-    fn applies(&self, hop: &HopContext<'_>) -> bool {
-        hop.crosses(&Version::new(25, 1, 0)) && super::has_column(hop, "users", "profile_image_url")
+    fn applies(&self, _hop: &HopContext<'_>, database: &LiveDatabase) -> bool {
+        database.has_column("users", "profile_image_url")
     }
-    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
-        let sql = if super::has_column(hop, "users", "details") {
+    async fn run(
+        &self,
+        hop: &HopContext<'_>,
+        database: &LiveDatabase,
+    ) -> Result<Vec<Report>, CannotRun> {
+        let sql = if database.has_column("users", "details") {
             "SELECT id::bigint FROM users WHERE profile_image_url IS NULL \
              AND details IS NOT NULL AND details::text NOT IN ('{}', 'null') ORDER BY id"
         } else {
             "SELECT id::bigint FROM users WHERE profile_image_url IS NULL ORDER BY id"
         };
         super::rows_report(
-            hop,
+            database,
             "read users",
             sql,
             &format!(
                 "users without profile_image_url lose their details in {}",
-                hop.to.version
+                hop.plan.to.version
             ),
             "Set profile_image_url for them before the hop, or restore details afterwards.",
         )
+        .await
     }
 }

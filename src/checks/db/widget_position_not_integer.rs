@@ -1,15 +1,15 @@
 //! `widget-position-not-integer`: widgets the 25.8 twelve-column migration cannot resize.
 
-use semver::Version;
-
-use super::super::database::{copy_field, copy_fields, name_rows};
-use super::super::{CannotRun, Check, CheckMeta, HopContext, Report, Severity};
+use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::LiveDatabase;
+use super::{copy_field, copy_fields, copy_id, name_rows, Scan};
 
 pub struct WidgetPositionNotInteger;
 
 static META: CheckMeta = CheckMeta {
     code: "widget-position-not-integer",
     severity: Severity::Error,
+    trigger: Trigger::NamedByHop,
     summary: "widgets whose position.col or sizeX migration db0aca1ebd32 cannot double",
     what: "On hops crossing 25.8.0, reads widgets.options and lists widgets whose position has no \
            col or sizeX, or one that is not an integer (1.5, \"\", null).",
@@ -32,43 +32,30 @@ fn casts_to_int(value: Option<&serde_json::Value>) -> bool {
     }
 }
 
-impl Check for WidgetPositionNotInteger {
+#[async_trait::async_trait]
+impl DatabaseCheck for WidgetPositionNotInteger {
     fn meta(&self) -> &'static CheckMeta {
         &META
     }
-    fn applies(&self, hop: &HopContext<'_>) -> bool {
-        hop.crosses(&Version::new(25, 8, 0)) && super::has_column(hop, "widgets", "options")
+    fn applies(&self, _hop: &HopContext<'_>, database: &LiveDatabase) -> bool {
+        database.has_column("widgets", "options")
     }
-    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
-        let mut ids = Vec::new();
-        hop.database.expect("applies").copy_out(
-            "read widgets",
-            "SELECT id::bigint, options::text FROM widgets ORDER BY id",
-            &mut |row| {
-                let fields = copy_fields(row);
-                let (Some(id), Some(text)) = (
-                    fields.first().and_then(|raw| copy_field(raw)),
-                    fields.get(1).and_then(|raw| copy_field(raw)),
-                ) else {
-                    return;
-                };
-                // Text that is not JSON at all is json-invalid-for-jsonb's finding.
-                let Ok(options) = serde_json::from_slice::<serde_json::Value>(&text) else {
-                    return;
-                };
-                let position = options.get("position");
-                let fine = casts_to_int(position.and_then(|p| p.get("col")))
-                    && casts_to_int(position.and_then(|p| p.get("sizeX")));
-                if !fine {
-                    if let Some(id) = std::str::from_utf8(&id).ok().and_then(|id| id.parse().ok()) {
-                        ids.push(id);
-                    }
-                }
-            },
-        )?;
+    async fn run(
+        &self,
+        _hop: &HopContext<'_>,
+        database: &LiveDatabase,
+    ) -> Result<Vec<Report>, CannotRun> {
+        let scan = Scan {
+            what: "read widgets".into(),
+            select: "SELECT id::bigint, options::text FROM widgets".into(),
+            estimate: database.row_estimate("widgets"),
+        };
+        let mut passes = database.scan(&[scan], unresizable_widget).await?;
+        let mut ids = passes.pop().map(|pass| pass.found).unwrap_or_default();
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        ids.sort_unstable();
         Ok(vec![Report {
             severity: None,
             message: format!(
@@ -78,5 +65,26 @@ impl Check for WidgetPositionNotInteger {
             location: None,
             help: "Set integer col and sizeX in these widgets' options before the hop.".into(),
         }])
+    }
+}
+
+/// The id of a widget (a COPY row: id, options) whose position the migration cannot double.
+fn unresizable_widget(row: &[u8], found: &mut Vec<i64>) {
+    let fields = copy_fields(row);
+    let (Some(id), Some(text)) = (
+        copy_id(&fields),
+        fields.get(1).and_then(|raw| copy_field(raw)),
+    ) else {
+        return;
+    };
+    // Text that is not JSON at all is json-invalid-for-jsonb's finding.
+    let Ok(options) = serde_json::from_slice::<serde_json::Value>(&text) else {
+        return;
+    };
+    let position = options.get("position");
+    let fine = casts_to_int(position.and_then(|p| p.get("col")))
+        && casts_to_int(position.and_then(|p| p.get("sizeX")));
+    if !fine {
+        found.push(id);
     }
 }

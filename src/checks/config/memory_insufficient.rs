@@ -1,0 +1,94 @@
+//! `memory-insufficient`: a role's memory limit, or the host, is below what the target release
+//! uses at idle.
+
+use super::super::{CannotRun, CheckMeta, ConfigCheck, HopContext, Report, Severity, Trigger};
+use crate::inputs::RoleKind;
+
+pub struct MemoryInsufficient;
+
+static META: CheckMeta = CheckMeta {
+    code: "memory-insufficient",
+    severity: Severity::Error,
+    trigger: Trigger::EveryHop,
+    summary: "memory below what the target release needs",
+    what: "Estimates each role's memory on the target release from the idle figures in the \
+           knowledge base (server, worker container, scheduler, each with its source) and compares \
+           them with the role's limit (compose memory limits, ECS container or task memory). \
+           Without per-role limits, sums every role (times its replicas) against --host-memory \
+           and the release's recommended host minimum. Hops to releases the knowledge base has no \
+           figures for are not checked.",
+    why: "10.0.0 moved workers to RQ processes of about 590 MiB each, and a 2 GB host that ran \
+          8.0.0 starts swapping or gets containers OOM-killed mid-migration; upstream raised its \
+          recommendation to 4 GB. Idle figures are a floor: large query results need headroom.",
+    fix: "Raise the limits or the instance size before the hop, or run fewer worker processes \
+          per container.",
+    references: &["https://discuss.redash.io/t/ec2-deployment-instance-size-issue/9271"],
+};
+
+impl ConfigCheck for MemoryInsufficient {
+    fn meta(&self) -> &'static CheckMeta {
+        &META
+    }
+    fn applies(&self, hop: &HopContext<'_>) -> bool {
+        hop.plan.to.memory.is_some()
+    }
+    fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
+        let Some(figures) = &hop.plan.to.memory else {
+            return Ok(Vec::new());
+        };
+        let estimate = |kind: RoleKind| -> Option<u64> {
+            match kind {
+                RoleKind::Server => figures.server_mib,
+                RoleKind::Worker => figures.worker_process_mib,
+                RoleKind::Scheduler => figures.scheduler_mib,
+                RoleKind::Other => None,
+            }
+            .map(u64::from)
+        };
+        let host_minimum = figures.host_minimum_mib.map(u64::from);
+        let deployment = hop.deployment;
+        let mut reports = Vec::new();
+        let mut any_limit = false;
+        for role in deployment.running_roles() {
+            let (Some(limit), Some(needed)) = (&role.memory_limit_mib, estimate(role.kind)) else {
+                continue;
+            };
+            any_limit = true;
+            if limit.value < needed {
+                reports.push(Report {
+                    severity: None,
+                    message: format!(
+                        "{} is limited to {} MiB; on {} it uses about {needed} MiB at idle",
+                        role.name, limit.value, hop.plan.to.version
+                    ),
+                    location: Some(limit.location.clone()),
+                    help: format!("Raise the limit to at least {} MiB.", needed + needed / 2),
+                });
+            }
+        }
+        if let Some(host) = deployment.host_memory_mib {
+            let total: u64 = deployment
+                .running_roles()
+                .filter_map(|role| Some(estimate(role.kind)? * u64::from(role.copies())))
+                .sum();
+            let minimum = host_minimum.unwrap_or(0).max(total);
+            if host < minimum {
+                reports.push(Report {
+                    severity: None,
+                    message: format!(
+                        "the host has {host} MiB; {} needs about {total} MiB for these roles at idle and upstream recommends at least {} MiB",
+                        hop.plan.to.version,
+                        host_minimum.unwrap_or(total)
+                    ),
+                    location: None,
+                    help: format!("Move to a host with at least {minimum} MiB before the hop."),
+                });
+            }
+        } else if !any_limit {
+            return Err(CannotRun(
+                "no memory limits in the files and no --host-memory".into(),
+            ));
+        }
+        Ok(reports)
+    }
+}

@@ -1,0 +1,255 @@
+//! What the database checks may do with the live metadata database: read, inside the one
+//! read-only transaction of the run, each statement in a savepoint so that a timeout or a lock
+//! wait that gives up makes only that check unable to run. Big tables are scanned by more
+//! connections that import the run's snapshot, so they read the same instant in parallel.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt as _;
+use rayon::iter::{ParallelBridge as _, ParallelIterator as _};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::Postgres;
+use tokio::sync::{mpsc, Mutex};
+
+use super::super::CannotRun;
+use crate::db::{for_each_row, DatabaseUrl, DbError, ReadOnlySession, Timeouts};
+use crate::detect::Detection;
+use crate::report::Progress;
+
+impl From<DbError> for CannotRun {
+    fn from(error: DbError) -> CannotRun {
+        CannotRun(match error {
+            DbError::Query { what, reason } => format!("{what}: {reason}"),
+            other => other.to_string(),
+        })
+    }
+}
+
+/// One pass over the rows a query selects.
+#[derive(Debug, Clone)]
+pub struct Scan {
+    /// What the pass reads, as progress and errors name it (`read events`).
+    pub what: String,
+    /// A `SELECT`, streamed with COPY.
+    pub select: String,
+    /// The planner's row estimate, for the progress bar.
+    pub estimate: Option<u64>,
+}
+
+/// What a [`Scan`] found.
+pub struct Scanned<T> {
+    pub rows: u64,
+    pub found: Vec<T>,
+}
+
+/// The live database, through the run's transaction.
+pub struct LiveDatabase {
+    session: Mutex<ReadOnlySession>,
+    url: DatabaseUrl,
+    timeouts: Timeouts,
+    /// The transaction's exported snapshot, for parallel scans; `None` when the server would not
+    /// export one (scans then run one after another on the main connection).
+    snapshot: Option<String>,
+    detection: Detection,
+    secret_key: Option<String>,
+    quick: bool,
+    progress: Progress,
+}
+
+impl LiveDatabase {
+    pub async fn new(
+        mut session: ReadOnlySession,
+        detection: Detection,
+        secret_key: Option<String>,
+        quick: bool,
+        progress: Progress,
+    ) -> LiveDatabase {
+        let snapshot = session.export_snapshot().await.ok();
+        LiveDatabase {
+            url: session.url().clone(),
+            timeouts: session.timeouts(),
+            session: Mutex::new(session),
+            snapshot,
+            detection,
+            secret_key,
+            quick,
+            progress,
+        }
+    }
+
+    pub fn detection(&self) -> &Detection {
+        &self.detection
+    }
+
+    /// The secret data sources are encrypted with, when the operator gave it (never printed).
+    pub fn secret_key(&self) -> Option<&str> {
+        self.secret_key.as_deref()
+    }
+
+    /// Whether big tables are sampled instead of read in full.
+    pub fn quick(&self) -> bool {
+        self.quick
+    }
+
+    /// Whether the live database has `table.column`.
+    pub fn has_column(&self, table: &str, column: &str) -> bool {
+        self.column_type(table, column).is_some()
+    }
+
+    /// The live type of `table.column` (`text`, `jsonb`, ...).
+    pub fn column_type(&self, table: &str, column: &str) -> Option<&str> {
+        self.detection
+            .catalog
+            .table(table)?
+            .column(column)
+            .map(|column| column.sql_type.as_str())
+    }
+
+    /// The planner's row estimate of `table`, when it is among the largest.
+    pub fn row_estimate(&self, table: &str) -> Option<u64> {
+        self.detection
+            .server
+            .largest_tables
+            .iter()
+            .find(|size| size.table == table)
+            .map(|size| size.rows_estimate.max(0) as u64)
+    }
+
+    /// Runs one read-only statement.
+    pub async fn fetch_all(
+        &self,
+        what: &str,
+        query: Query<'_, Postgres, PgArguments>,
+    ) -> Result<Vec<PgRow>, CannotRun> {
+        Ok(self.session.lock().await.fetch_all(what, query).await?)
+    }
+
+    /// Streams every scan's rows and hands them to `inspect` (a row of COPY text data, and where
+    /// to put what it finds) on every core, reading several scans at once where the snapshot
+    /// allows. Results are in the order of `scans`; the order of `found` within one is not fixed.
+    pub async fn scan<T, F>(&self, scans: &[Scan], inspect: F) -> Result<Vec<Scanned<T>>, CannotRun>
+    where
+        T: Send + 'static,
+        F: Fn(&[u8], &mut Vec<T>) + Send + Sync + 'static,
+    {
+        let inspect = Arc::new(inspect);
+        let connections = if self.snapshot.is_some() {
+            std::thread::available_parallelism().map_or(2, |count| count.get().min(4))
+        } else {
+            1
+        };
+        let passes: Vec<_> = scans
+            .iter()
+            .map(|scan| self.scan_one(scan, inspect.clone()))
+            .collect();
+        let passes = futures_util::stream::iter(passes)
+            .buffered(connections)
+            .collect::<Vec<_>>()
+            .await;
+        passes.into_iter().collect()
+    }
+
+    async fn scan_one<T, F>(&self, scan: &Scan, inspect: Arc<F>) -> Result<Scanned<T>, CannotRun>
+    where
+        T: Send + 'static,
+        F: Fn(&[u8], &mut Vec<T>) + Send + Sync + 'static,
+    {
+        let bar = self.progress.rows(&scan.what, scan.estimate);
+        let (blocks, mut received) = mpsc::channel::<Vec<u8>>(4);
+        let workers = tokio::task::spawn_blocking(move || {
+            std::iter::from_fn(move || received.blocking_recv())
+                .par_bridge()
+                .flat_map_iter(|block| {
+                    let mut found = Vec::new();
+                    for_each_row(&block, |row| inspect(row, &mut found));
+                    found
+                })
+                .collect::<Vec<T>>()
+        });
+        let rows = match &self.snapshot {
+            Some(snapshot) => {
+                match ReadOnlySession::open_at_snapshot(&self.url, self.timeouts, snapshot).await {
+                    Ok(mut reader) => {
+                        let rows = reader
+                            .copy_out(&scan.what, &scan.select, blocks, &bar)
+                            .await;
+                        reader.close().await;
+                        rows
+                    }
+                    Err(error) => Err(error),
+                }
+            }
+            None => {
+                self.session
+                    .lock()
+                    .await
+                    .copy_out(&scan.what, &scan.select, blocks, &bar)
+                    .await
+            }
+        };
+        let found = workers
+            .await
+            .map_err(|error| CannotRun(format!("{}: {error}", scan.what)))?;
+        bar.finish_and_clear();
+        Ok(Scanned { rows: rows?, found })
+    }
+
+    /// Ends the run's transaction.
+    pub async fn close(self) {
+        self.session.into_inner().close().await;
+    }
+}
+
+/// Offending rows as a finding names them: the first 20 ids and how many in all.
+pub fn name_rows(ids: &[i64], total: usize) -> String {
+    let shown: Vec<String> = ids.iter().take(20).map(i64::to_string).collect();
+    if total > shown.len() {
+        format!(
+            "ids {} and {} more ({total} in all)",
+            shown.join(", "),
+            total - shown.len()
+        )
+    } else if total == 1 {
+        format!("id {}", shown.join(", "))
+    } else {
+        format!("ids {} ({total} in all)", shown.join(", "))
+    }
+}
+
+/// Decodes one field of a COPY text row (`\N` is NULL; backslash escapes undone).
+pub fn copy_field(raw: &[u8]) -> Option<Vec<u8>> {
+    if raw == b"\\N" {
+        return None;
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut bytes = raw.iter();
+    while let Some(&byte) = bytes.next() {
+        if byte != b'\\' {
+            out.push(byte);
+            continue;
+        }
+        match bytes.next() {
+            Some(b'n') => out.push(b'\n'),
+            Some(b't') => out.push(b'\t'),
+            Some(b'r') => out.push(b'\r'),
+            Some(b'b') => out.push(8),
+            Some(b'f') => out.push(12),
+            Some(b'v') => out.push(11),
+            Some(&other) => out.push(other),
+            None => {}
+        }
+    }
+    Some(out)
+}
+
+/// Splits a COPY text row into its raw fields.
+pub fn copy_fields(row: &[u8]) -> Vec<&[u8]> {
+    row.split(|&byte| byte == b'\t').collect()
+}
+
+/// The row id in the first field of a COPY text row.
+pub fn copy_id(fields: &[&[u8]]) -> Option<i64> {
+    let raw = copy_field(fields.first()?)?;
+    std::str::from_utf8(&raw).ok()?.parse().ok()
+}

@@ -1,0 +1,159 @@
+//! The JSON contract of `plan --format json` and `releases --format json`, documented in
+//! README.md. Fields may be added; none may be renamed or removed.
+
+use serde_json::{json, Value};
+
+use crate::knowledge::model::Release;
+use crate::knowledge::KnowledgeBase;
+use crate::plan::UpgradePlan;
+use crate::plan::{EnvChange, HopPlan};
+
+use crate::report::describe::shown_default;
+
+pub fn plan_json(plan: &UpgradePlan<'_>) -> Value {
+    let resolutions: Vec<&String> = [&plan.from.resolution, &plan.to.resolution]
+        .into_iter()
+        .flatten()
+        .collect();
+    json!({
+        "type": "plan",
+        "from": plan.from.version.to_string(),
+        "to": plan.to.version.to_string(),
+        "resolved": resolutions,
+        "path": plan.path(),
+        "skipped": plan.skipped.iter().map(|skipped| json!({
+            "version": skipped.version.to_string(),
+            "reason": skipped.reason,
+            "source": skipped.source.0,
+        })).collect::<Vec<_>>(),
+        "hops": plan.hops.iter().map(hop_json).collect::<Vec<_>>(),
+    })
+}
+
+fn notes_json(notes: &[&crate::knowledge::model::Note]) -> Vec<Value> {
+    notes
+        .iter()
+        .map(|note| json!({"text": note.text, "source": note.source.0}))
+        .collect()
+}
+
+fn hop_json(hop: &HopPlan<'_>) -> Value {
+    json!({
+        "from": hop.from.version.to_string(),
+        "to": hop.to.version.to_string(),
+        "from_image": hop.from.image.tag,
+        "image": hop.to.image.tag,
+        "why": {"text": hop.reason.text, "source": hop.reason.source.0},
+        "job_system": {
+            "from": hop.from.job_system,
+            "to": hop.to.job_system,
+        },
+        "alembic": {
+            "from_head": hop.from_head(),
+            "to_head": hop.to_head(),
+            "revisions": hop.revisions.iter().map(|revision| revision.revision.as_str()).collect::<Vec<_>>(),
+            "details": hop.revisions.iter().map(|revision| json!({
+                "revision": revision.revision,
+                "parents": revision.parents,
+                "description": revision.description,
+                "downgrade": revision.downgrade,
+                "rewrites_tables": revision.rewrites_tables,
+                "source": revision.source.0,
+            })).collect::<Vec<_>>(),
+        },
+        "irreversible": hop.is_irreversible(),
+        "irreversible_revisions": hop.irreversible_revisions().iter().map(|revision| revision.revision.as_str()).collect::<Vec<_>>(),
+        "rewrites_tables": hop.rewritten_tables(),
+        "steps": hop.steps.iter().map(|step| json!({
+            "phase": step.phase.name(),
+            "text": step.text,
+            "source": step.source.as_ref().map(|source| source.0.as_str()),
+        })).collect::<Vec<_>>(),
+        "env_changes": hop.env_changes.iter().map(env_change_json).collect::<Vec<_>>(),
+        "breaking_changes": notes_json(&hop.breaking_changes()),
+        "process_changes": notes_json(&hop.process_changes()),
+        "memory": {
+            "figures": hop.memory_figures(),
+            "notes": notes_json(&hop.memory_notes()),
+        },
+        "multi_org": notes_json(&hop.multi_org_notes()),
+        "user_notes": notes_json(&hop.user_notes()),
+        "known_bugs": hop.known_bugs.iter().map(|bug| json!({
+            "id": bug.id,
+            "title": bug.title,
+            "url": bug.url,
+            "introduced_in": bug.introduced_in.to_string(),
+            "fixed_in": bug.fixed_in.as_ref().map(ToString::to_string),
+            "effect": bug.effect,
+            "workaround": bug.workaround,
+        })).collect::<Vec<_>>(),
+        "rollback": {
+            "snapshot": hop.snapshot_file,
+            "command": hop.rollback_command(),
+            "summary": hop.rollback_summary(),
+        },
+    })
+}
+
+fn env_change_json(change: &EnvChange) -> Value {
+    match change {
+        EnvChange::Added {
+            name,
+            default,
+            secret,
+            source,
+        } => json!({
+            "change": change.kind(), "name": name, "secret": secret,
+            "default": default.as_ref().map(|_| shown_default(default, *secret)),
+            "source": source.0,
+        }),
+        EnvChange::Removed {
+            name,
+            secret,
+            source,
+        } => json!({"change": change.kind(), "name": name, "secret": secret, "source": source.0}),
+        EnvChange::DefaultChanged {
+            name,
+            old,
+            new,
+            secret,
+            source,
+        } => json!({
+            "change": change.kind(), "name": name, "secret": secret,
+            "old_default": old.as_ref().map(|_| shown_default(old, *secret)),
+            "default": new.as_ref().map(|_| shown_default(new, *secret)),
+            "source": source.0,
+        }),
+        EnvChange::Renamed {
+            from,
+            to,
+            old_name_still_read,
+            source,
+        } => json!({
+            "change": change.kind(), "name": from, "new_name": to,
+            "old_name_still_read": old_name_still_read, "source": source.0,
+        }),
+    }
+}
+
+pub fn releases_json(knowledge: &KnowledgeBase) -> Value {
+    json!({
+        "type": "releases",
+        "releases": knowledge.releases.iter().map(release_json).collect::<Vec<_>>(),
+    })
+}
+
+fn release_json(release: &Release) -> Value {
+    json!({
+        "version": release.version.to_string(),
+        "released_on": release.released_on,
+        "prerelease": release.prerelease,
+        "image": release.image.tag,
+        "python": release.python.version,
+        "postgresql_minimum": release.postgresql_minimum.version,
+        "redis_minimum": release.redis_minimum.version,
+        "job_system": release.job_system,
+        "alembic_heads": release.alembic_heads,
+        "skip": release.skip.as_ref().map(|note| note.text.as_str()),
+    })
+}

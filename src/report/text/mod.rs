@@ -1,0 +1,30 @@
+//! Text for a terminal: 80 columns, styled with ANSI codes that the caller's stream strips when
+//! colour is off (not a terminal, NO_COLOR, `--color never`).
+
+mod check;
+mod detect;
+mod plan;
+
+use std::io::Write;
+
+use super::{Document, Format, ReportError, Reporter};
+
+pub struct TextReporter;
+
+impl Reporter for TextReporter {
+    fn format(&self) -> Format {
+        Format::Text
+    }
+
+    fn write(&self, out: &mut dyn Write, document: &Document<'_>) -> Result<(), ReportError> {
+        match document {
+            Document::Plan(plan) => plan::plan_text(out, plan)?,
+            Document::Releases(knowledge) => plan::releases_text(out, knowledge)?,
+            Document::Detection(detection) => detect::detection_text(out, detection)?,
+            Document::Check(report) => check::findings_text(out, report)?,
+            Document::CheckList => check::checks_text(out)?,
+            Document::Explain(meta) => check::explain_text(out, meta)?,
+        }
+        Ok(())
+    }
+}
