@@ -109,7 +109,8 @@ pub async fn check(
             inputs.push(target.url.redacted());
             // On an early return the session is dropped, and the server rolls back its
             // transaction when the connection closes.
-            let mut session = ReadOnlySession::open(&target.url, target.timeouts).await?;
+            let (mut session, snapshot) =
+                ReadOnlySession::open_exporting(&target.url, target.timeouts).await?;
             let detection = detect::detect(knowledge, &mut session).await?;
             let from = from_of_database(knowledge, request.from.as_deref(), &detection)?;
             let plan = plan::plan(knowledge, &from, &request.to)?;
@@ -119,12 +120,12 @@ pub async fn check(
                 .or_else(|| secret_from_files(&deployment));
             let database = LiveDatabase::new(
                 session,
+                snapshot,
                 detection,
                 secret,
                 request.quick,
                 request.progress.clone(),
-            )
-            .await;
+            );
             let findings = checks::run_checks(
                 knowledge,
                 &plan,

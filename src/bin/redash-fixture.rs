@@ -1,7 +1,7 @@
 //! Writes a generated Redash metadata database of one release, small or large, as a psql script
 //! or straight into an empty database. Test-bed tooling: not part of `redash-upgrade`.
 //!
-//!     cargo run --release --bin redash-fixture -- --release 10.1.0 --scale large --out large-10.1.0.sql
+//!     cargo run --release --features testbed --bin redash-fixture -- --release 10.1.0 --scale large --out large-10.1.0.sql
 //!     psql "$URL" -v ON_ERROR_STOP=1 -f large-10.1.0.sql
 
 use std::io::{BufWriter, Write};

@@ -111,15 +111,26 @@ impl ReadOnlySession {
         self.timeouts
     }
 
-    /// Exports the transaction's snapshot for [`ReadOnlySession::open_at_snapshot`].
-    pub async fn export_snapshot(&mut self) -> Result<String, DbError> {
-        let row = self
-            .fetch_one(
-                "export the snapshot",
-                sqlx::query("SELECT pg_export_snapshot()"),
-            )
-            .await?;
-        Ok(sqlx::Row::get(&row, 0))
+    /// As [`ReadOnlySession::open`], and exports the transaction's snapshot for
+    /// [`ReadOnlySession::open_at_snapshot`], before anything is read. `None` when the server
+    /// will not export one; the session is then a plain one.
+    pub async fn open_exporting(
+        url: &DatabaseUrl,
+        timeouts: Timeouts,
+    ) -> Result<(ReadOnlySession, Option<String>), DbError> {
+        let mut session = ReadOnlySession::open(url, timeouts).await?;
+        // Not in a savepoint: PostgreSQL exports no snapshot from a subtransaction. A failure
+        // aborts the transaction, which has read nothing yet, so it starts again without one.
+        let exported = sqlx::query("SELECT pg_export_snapshot()")
+            .fetch_one(&mut session.connection)
+            .await;
+        match exported {
+            Ok(row) => Ok((session, Some(sqlx::Row::get(&row, 0)))),
+            Err(_) => {
+                session.close().await;
+                Ok((ReadOnlySession::open(url, timeouts).await?, None))
+            }
+        }
     }
 
     async fn execute(&mut self, what: &str, sql: &str) -> Result<(), DbError> {

@@ -83,6 +83,12 @@ fn releases(knowledge: &KnowledgeBase, collector: &mut Collector) {
         if !seen_versions.insert(release.version.clone()) {
             collector.report("release listed twice");
         }
+        if !is_iso_date(&release.released_on) {
+            collector.report(format!(
+                "released_on {:?} is not a YYYY-MM-DD date",
+                release.released_on
+            ));
+        }
         if release.git_tag != format!("v{}", release.version) {
             collector.report(format!(
                 "git_tag {} does not match version",
@@ -488,4 +494,18 @@ fn schema_table(
             ));
         }
     }
+}
+
+/// `YYYY-MM-DD` with a month and day in range.
+fn is_iso_date(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    let [year, month, day] = parts.as_slice() else {
+        return false;
+    };
+    let number = |part: &str, width: usize, range: std::ops::RangeInclusive<u32>| {
+        part.len() == width
+            && part.bytes().all(|byte| byte.is_ascii_digit())
+            && part.parse().is_ok_and(|value| range.contains(&value))
+    };
+    number(year, 4, 1990..=2100) && number(month, 2, 1..=12) && number(day, 2, 1..=31)
 }

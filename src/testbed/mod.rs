@@ -63,7 +63,7 @@ impl ReleaseFixture {
         let schema = knowledge.schema_of(version).ok_or_else(unknown)?;
         Ok(ReleaseFixture {
             schema_sql: schema_sql(schema)?,
-            dataset: generate(schema, scale),
+            dataset: generate(knowledge, schema, scale),
             finish_sql: finish_sql(schema, &release.alembic_heads)?,
         })
     }

@@ -1,28 +1,13 @@
-//! What a user sees: golden output of every format, --help, exit codes and error lines.
+//! What a user sees, beyond the recorded cases in `tests/cmd/`: the JSON contracts, the layout
+//! rules of text output, colour policy.
 
-use crate::support::{assert_golden, run, stderr, stdout};
-
-#[test]
-fn plan_7_to_10_text_matches_golden() {
-    let output = run(&["plan", "--from", "7", "--to", "10"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_golden("plan-7-10.txt", &stdout(&output));
-    assert_eq!(stderr(&output), "");
-}
-
-#[test]
-fn plan_7_to_10_markdown_matches_golden() {
-    let output = run(&["plan", "--from", "7", "--to", "10", "--format", "markdown"]);
-    assert_eq!(output.status.code(), Some(0));
-    assert_golden("plan-7-10.md", &stdout(&output));
-}
+use crate::support::{run, stdout};
 
 #[test]
 fn plan_7_to_10_json_matches_golden() {
     let output = run(&["plan", "--from", "7", "--to", "10", "--format", "json"]);
     assert_eq!(output.status.code(), Some(0));
     let text = stdout(&output);
-    assert_golden("plan-7-10.json", &text);
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(value["from"], "7.0.0");
     assert_eq!(value["to"], "10.1.0");
@@ -78,61 +63,10 @@ fn colour_is_forced_by_always_and_never_used_with_no_color() {
 }
 
 #[test]
-fn help_matches_golden() {
-    let output = run(&["--help"]);
-    assert_eq!(output.status.code(), Some(0));
-    assert_golden("help.txt", &stdout(&output));
-    let output = run(&["plan", "--help"]);
-    assert_golden("plan-help.txt", &stdout(&output));
-    for command in ["detect", "check"] {
-        let output = run(&[command, "--help"]);
-        assert_eq!(output.status.code(), Some(0));
-        assert_golden(&format!("{command}-help.txt"), &stdout(&output));
-    }
-}
-
-#[test]
 fn releases_lists_every_release_with_image_python_and_head() {
-    let output = run(&["releases"]);
-    assert_eq!(output.status.code(), Some(0));
-    assert_golden("releases.txt", &stdout(&output));
     let output = run(&["releases", "--format", "json"]);
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(value["releases"].as_array().unwrap().len(), 15);
-}
-
-fn assert_one_line_failure(args: &[&str], expected: &str) {
-    let output = run(args);
-    assert_eq!(output.status.code(), Some(2), "{args:?}");
-    assert_eq!(stdout(&output), "", "no partial output on failure");
-    let error = stderr(&output);
-    assert_eq!(error.lines().count(), 1, "{error}");
-    assert!(error.starts_with("error: "), "{error}");
-    assert!(error.contains(expected), "{error}");
-}
-
-#[test]
-fn bad_input_fails_with_one_line_and_exit_code_2() {
-    assert_one_line_failure(
-        &["plan", "--from", "11"],
-        "--from 11: no such Redash release (known: 4.0.0",
-    );
-    assert_one_line_failure(
-        &["plan", "--from", "seven"],
-        "--from \"seven\": not a version",
-    );
-    assert_one_line_failure(
-        &["plan", "--from", "10", "--to", "10.1.0"],
-        "are the same release",
-    );
-    assert_one_line_failure(
-        &["plan", "--from", "10", "--to", "7"],
-        "restoring the snapshot",
-    );
-    assert_one_line_failure(
-        &["--upgrade-paths", "/nonexistent/kb", "plan", "--from", "7"],
-        "--upgrade-paths /nonexistent/kb: not a directory",
-    );
 }
 
 #[test]

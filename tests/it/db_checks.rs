@@ -78,26 +78,150 @@ fn quiet(version: &str, args: &[&str], code: &str) {
     );
 }
 
-#[test]
-fn a_broken_stamp_is_a_finding() {
-    let db = fixture_db("10.1.0");
-    db.execute("DELETE FROM alembic_version");
-    let found = fires(&db, &FROM_10_1, "alembic-stamp-problem");
-    assert_eq!(found, ["alembic_version is empty"]);
-    quiet("10.1.0", &FROM_10_1, "alembic-stamp-problem");
+/// A database check, the rows planted in a fixture to make it fire, and exactly what it must
+/// say about them; on the same fixture without the planted rows it must say nothing.
+struct Planted {
+    code: &'static str,
+    fixture: &'static str,
+    args: &'static [&'static str],
+    plant: String,
+    /// The messages, sorted.
+    expected: &'static [&'static str],
+}
+
+fn planted_cases() -> Vec<Planted> {
+    let old_secret_token = redash_upgrade::fernet::FernetKey::from_secret("the-old-cookie-secret")
+        .encrypt_with(br#"{"host": "db"}"#, 1_600_000_000, [9; 16]);
+    vec![
+        Planted {
+            code: "alembic-stamp-problem",
+            fixture: "10.1.0",
+            args: &FROM_10_1,
+            plant: "DELETE FROM alembic_version".into(),
+            expected: &["alembic_version is empty"],
+        },
+        Planted {
+            code: "schema-drift",
+            fixture: "10.1.0",
+            args: &FROM_10_1,
+            plant: "ALTER TABLE events ADD COLUMN tenant text NOT NULL DEFAULT 'acme'".into(),
+            expected: &["in-house column events.tenant (text), and 25.8.0 migrates events"],
+        },
+        Planted {
+            code: "legacy-schedule-unconvertible",
+            fixture: "6.0.0",
+            args: &["--from", "6", "--to", "7"],
+            plant: "UPDATE queries SET schedule = 'weekly' WHERE id IN (5, 9)".into(),
+            expected: &[
+                "queries with a schedule that is neither seconds nor HH:MM: ids 5, 9 (2 in all)",
+            ],
+        },
+        Planted {
+            code: "json-invalid-for-jsonb",
+            fixture: "10.1.0",
+            args: &FROM_10_1,
+            plant: "UPDATE events SET additional_properties = '{\"ua\": \"a\\u0000b\"}' WHERE id = 7; \
+                    UPDATE visualizations SET options = '' WHERE id = 3; \
+                    UPDATE queries SET options = '{\"parameters\": [}' WHERE id = 11; \
+                    UPDATE changes SET change = '{\"q\": \"\\ud800\"}' WHERE id = 2;"
+                .into(),
+            expected: &[
+                "changes.change (text) holds values jsonb refuses (an unpaired surrogate escape): id 2",
+                "events.additional_properties (text) holds values jsonb refuses (\\u0000, which jsonb cannot store): id 7",
+                "queries.options (text) holds values jsonb refuses (not JSON): id 11",
+                "visualizations.options (text) holds values jsonb refuses (empty text): id 3",
+            ],
+        },
+        Planted {
+            code: "user-details-will-be-lost",
+            fixture: "10.1.0",
+            args: &FROM_10_1,
+            plant: "UPDATE users SET profile_image_url = NULL WHERE id IN (4, 12)".into(),
+            expected: &[
+                "users without profile_image_url lose their details in 25.8.0: ids 4, 12 (2 in all)",
+            ],
+        },
+        Planted {
+            code: "profile-image-url-breaks-migration",
+            fixture: "10.1.0",
+            args: &FROM_10_1,
+            plant: "UPDATE users SET profile_image_url = 'https://img.example.com/a\"b.png' WHERE id = 8"
+                .into(),
+            expected: &["profile_image_url with a quote or backslash: id 8"],
+        },
+        Planted {
+            code: "widget-position-not-integer",
+            fixture: "25.1.0",
+            args: &["--to", "latest"],
+            plant: "UPDATE widgets SET options = jsonb_set(options, '{position,col}', '1.5') WHERE id = 10; \
+                    UPDATE widgets SET options = options #- '{position,sizeX}' WHERE id = 20;"
+                .into(),
+            expected: &["widgets without integer position.col and sizeX: ids 10, 20 (2 in all)"],
+        },
+        Planted {
+            code: "queue-of-data-source-not-consumed",
+            fixture: "10.1.0",
+            args: &FROM_10_1,
+            plant: "UPDATE data_sources SET queue_name = 'bigquery_adhoc' WHERE id IN (3, 8)".into(),
+            // Once per hop: 10.1.0 -> 25.8.0 and 25.8.0 -> 26.3.0.
+            expected: &[
+                "no worker consumes queue bigquery_adhoc on 25.8.0, which data sources use: ids 3, 8 (2 in all)",
+                "no worker consumes queue bigquery_adhoc on 26.3.0, which data sources use: ids 3, 8 (2 in all)",
+            ],
+        },
+        Planted {
+            code: "secret-key-cannot-decrypt",
+            fixture: "10.1.0",
+            args: &["--from", "10.1", "--to", "latest", "--secret-key-env", "FIXTURE_KEY"],
+            plant: format!(
+                "UPDATE data_sources SET encrypted_options = convert_to('{old_secret_token}', 'UTF8') WHERE id = 2"
+            ),
+            expected: &["data_sources rows the given secret cannot decrypt: id 2"],
+        },
+    ]
 }
 
 #[test]
-fn drift_on_a_migrated_table_is_a_finding() {
+fn every_database_check_names_exactly_the_planted_rows_and_nothing_on_the_clean_fixture() {
+    let mut failures = Vec::new();
+    for case in planted_cases() {
+        let db = fixture_db(case.fixture);
+        db.execute(&case.plant);
+        let (_, report) = check(&db.tcp_url(), case.args);
+        let mut found = messages(&report, case.code);
+        found.sort();
+        if found != case.expected {
+            failures.push(format!("{} on planted rows said {found:?}", case.code));
+        }
+        let clean = fixture_db(case.fixture);
+        let (_, report) = check(&clean.tcp_url(), case.args);
+        let found = messages(&report, case.code);
+        if !found.is_empty() {
+            failures.push(format!(
+                "{} on the clean {} fixture said {found:?}",
+                case.code, case.fixture
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_secret_that_decrypts_nothing_names_both_tables() {
     let db = fixture_db("10.1.0");
-    db.execute("ALTER TABLE events ADD COLUMN tenant text NOT NULL DEFAULT 'acme'");
-    let found = fires(&db, &FROM_10_1, "schema-drift");
-    assert_eq!(found.len(), 1, "{found:?}");
-    assert!(
-        found[0].starts_with("in-house column events.tenant (text)"),
-        "{found:?}"
+    let found = fires(
+        &db,
+        &[
+            "--from",
+            "10.1",
+            "--to",
+            "latest",
+            "--secret-key-env",
+            "OTHER_KEY",
+        ],
+        "secret-key-cannot-decrypt",
     );
-    quiet("10.1.0", &FROM_10_1, "schema-drift");
+    assert_eq!(found.len(), 2, "both tables: {found:?}");
 }
 
 #[test]
@@ -113,49 +237,6 @@ fn the_test_server_is_new_enough() {
         &["--from", "4", "--to", "latest"],
         "postgres-version-too-old",
     );
-}
-
-#[test]
-fn legacy_schedules_that_cannot_convert_are_named() {
-    let db = fixture_db("6.0.0");
-    db.execute("UPDATE queries SET schedule = 'weekly' WHERE id IN (5, 9)");
-    let found = fires(
-        &db,
-        &["--from", "6", "--to", "7"],
-        "legacy-schedule-unconvertible",
-    );
-    assert_eq!(
-        found,
-        ["queries with a schedule that is neither seconds nor HH:MM: ids 5, 9 (2 in all)"]
-    );
-    quiet(
-        "6.0.0",
-        &["--from", "6", "--to", "7"],
-        "legacy-schedule-unconvertible",
-    );
-}
-
-#[test]
-fn text_that_jsonb_refuses_is_named_per_column() {
-    let db = fixture_db("10.1.0");
-    db.execute(
-        "UPDATE events SET additional_properties = '{\"ua\": \"a\\u0000b\"}' WHERE id = 7; \
-         UPDATE visualizations SET options = '' WHERE id = 3; \
-         UPDATE queries SET options = '{\"parameters\": [}' WHERE id = 11; \
-         UPDATE changes SET change = '{\"q\": \"\\ud800\"}' WHERE id = 2;",
-    );
-    let mut found = fires(&db, &FROM_10_1, "json-invalid-for-jsonb");
-    found.sort();
-    assert_eq!(
-        found,
-        [
-            "changes.change (text) holds values jsonb refuses (an unpaired surrogate escape): id 2",
-            "events.additional_properties (text) holds values jsonb refuses (\\u0000, which jsonb cannot store): id 7",
-            "queries.options (text) holds values jsonb refuses (not JSON): id 11",
-            "visualizations.options (text) holds values jsonb refuses (empty text): id 3",
-        ]
-    );
-    quiet("10.1.0", &FROM_10_1, "json-invalid-for-jsonb");
 }
 
 #[test]
@@ -204,97 +285,6 @@ fn the_jsonb_rules_agree_with_postgresql() {
             "{text:?}: PostgreSQL says {postgres_accepts}"
         );
     }
-}
-
-#[test]
-fn users_whose_details_the_25_1_hop_drops_are_named() {
-    let db = fixture_db("10.1.0");
-    db.execute("UPDATE users SET profile_image_url = NULL WHERE id IN (4, 12)");
-    let found = fires(&db, &FROM_10_1, "user-details-will-be-lost");
-    assert_eq!(
-        found,
-        ["users without profile_image_url lose their details in 25.8.0: ids 4, 12 (2 in all)"]
-    );
-    quiet("10.1.0", &FROM_10_1, "user-details-will-be-lost");
-}
-
-#[test]
-fn profile_urls_that_break_the_migration_are_named() {
-    let db = fixture_db("10.1.0");
-    db.execute(
-        "UPDATE users SET profile_image_url = 'https://img.example.com/a\"b.png' WHERE id = 8",
-    );
-    let found = fires(&db, &FROM_10_1, "profile-image-url-breaks-migration");
-    assert_eq!(found, ["profile_image_url with a quote or backslash: id 8"]);
-    quiet("10.1.0", &FROM_10_1, "profile-image-url-breaks-migration");
-}
-
-#[test]
-fn widgets_the_12_column_step_cannot_resize_are_named() {
-    let db = fixture_db("25.1.0");
-    db.execute(
-        "UPDATE widgets SET options = jsonb_set(options, '{position,col}', '1.5') WHERE id = 10; \
-         UPDATE widgets SET options = options #- '{position,sizeX}' WHERE id = 20;",
-    );
-    let found = fires(&db, &["--to", "latest"], "widget-position-not-integer");
-    assert_eq!(
-        found,
-        ["widgets without integer position.col and sizeX: ids 10, 20 (2 in all)"]
-    );
-    quiet("25.1.0", &["--to", "latest"], "widget-position-not-integer");
-}
-
-#[test]
-fn data_sources_on_a_queue_no_worker_reads_are_named() {
-    let db = fixture_db("10.1.0");
-    db.execute("UPDATE data_sources SET queue_name = 'bigquery_adhoc' WHERE id IN (3, 8)");
-    let found = fires(&db, &FROM_10_1, "queue-of-data-source-not-consumed");
-    assert_eq!(
-        found[0],
-        "no worker consumes queue bigquery_adhoc on 25.8.0, which data sources use: ids 3, 8 (2 in all)"
-    );
-    quiet("10.1.0", &FROM_10_1, "queue-of-data-source-not-consumed");
-}
-
-#[test]
-fn credentials_the_secret_cannot_decrypt_are_named() {
-    let db = fixture_db("10.1.0");
-    let token = redash_upgrade::fernet::FernetKey::from_secret("the-old-cookie-secret")
-        .encrypt_with(br#"{"host": "db"}"#, 1_600_000_000, [9; 16]);
-    db.client()
-        .fetch_all(
-            sqlx::query("UPDATE data_sources SET encrypted_options = $1 WHERE id = 2")
-                .bind(token.into_bytes()),
-        )
-        .unwrap();
-    let args = [
-        "--from",
-        "10.1",
-        "--to",
-        "latest",
-        "--secret-key-env",
-        "FIXTURE_KEY",
-    ];
-    let found = fires(&db, &args, "secret-key-cannot-decrypt");
-    assert_eq!(
-        found,
-        ["data_sources rows the given secret cannot decrypt: id 2"]
-    );
-    quiet("10.1.0", &args, "secret-key-cannot-decrypt");
-    let wrong = fixture_db("10.1.0");
-    let found = fires(
-        &wrong,
-        &[
-            "--from",
-            "10.1",
-            "--to",
-            "latest",
-            "--secret-key-env",
-            "OTHER_KEY",
-        ],
-        "secret-key-cannot-decrypt",
-    );
-    assert_eq!(found.len(), 2, "both tables: {found:?}");
 }
 
 #[test]
@@ -600,4 +590,72 @@ fn no_secret_reaches_any_output() {
         // The secret from the env file was used: the fixture's rows do not decrypt with it.
         assert!(everything.contains("secret-key-cannot-decrypt"), "{format}");
     }
+}
+
+#[test]
+fn the_run_transaction_outlives_scans_longer_than_its_idle_timeout() {
+    // The run's own connection idles while other connections scan; its
+    // idle_in_transaction_session_timeout is twice the statement timeout (1.6 s here), and
+    // sixteen scans of 0.5 s on at most four connections take longer than that.
+    use redash_upgrade::checks::db::{LiveDatabase, Scan};
+    use redash_upgrade::db::{DatabaseUrl, ReadOnlySession, Timeouts};
+    use redash_upgrade::report::Progress;
+    let db = fixture_db("10.1.0");
+    let url: DatabaseUrl = db.tcp_url().parse().unwrap();
+    let timeouts = Timeouts {
+        statement: Duration::from_millis(800),
+        ..Timeouts::default()
+    };
+    let knowledge = redash_upgrade::knowledge::KnowledgeBase::embedded().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let (mut session, snapshot) = ReadOnlySession::open_exporting(&url, timeouts)
+            .await
+            .unwrap();
+        let detection = redash_upgrade::detect::detect(&knowledge, &mut session)
+            .await
+            .unwrap();
+        let database = LiveDatabase::new(
+            session,
+            snapshot,
+            detection,
+            None,
+            false,
+            Progress::hidden(),
+        );
+        assert!(
+            database.reads_in_parallel(),
+            "the server exported the snapshot"
+        );
+        let scans: Vec<Scan> = (0..16)
+            .map(|index| Scan {
+                what: format!("scan {index}"),
+                select: format!("SELECT {index}::bigint, pg_sleep(0.5)"),
+                estimate: None,
+            })
+            .collect();
+        let started = Instant::now();
+        let passes = database
+            .scan(&scans, |row: &[u8], found: &mut Vec<String>| {
+                found.push(String::from_utf8_lossy(row).into_owned())
+            })
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        // One connection would take 8 s; at least two take at most half that.
+        assert!(
+            took > Duration::from_millis(1700) && took < Duration::from_millis(6000),
+            "{took:?}"
+        );
+        for (index, pass) in passes.iter().enumerate() {
+            assert_eq!(pass.rows, 1);
+            assert_eq!(pass.found, [format!("{index}\t")]);
+        }
+        let rows = database
+            .fetch_all("count queries", sqlx::query("SELECT count(*) FROM queries"))
+            .await
+            .expect("the run's transaction is still open");
+        assert_eq!(rows.len(), 1);
+        database.close().await;
+    });
 }

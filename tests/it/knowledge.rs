@@ -248,6 +248,42 @@ fn a_revision_whose_parent_is_unknown_is_rejected() {
 }
 
 #[test]
+fn a_release_date_that_is_not_a_date_is_rejected() {
+    let error = broken_copy(|dir| {
+        let path = dir.join("releases/10.1.0.json");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let dated = text.replacen("\"released_on\": \"", "\"released_on\": \"around ", 1);
+        assert_ne!(dated, text);
+        std::fs::write(&path, dated).unwrap();
+    })
+    .unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("releases/10.1.0.json"), "{message}");
+    assert!(message.contains("is not a YYYY-MM-DD date"), "{message}");
+}
+
+#[test]
+fn a_check_trigger_without_a_source_is_rejected() {
+    let error = broken_copy(|dir| {
+        let path = dir.join("hops/25.1.0-25.8.0.json");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let unsourced = text.replacen(
+            "\"source\": \"v25.8.0:migrations/versions/db0aca1ebd32_12_column_dashboard_layout.py\"\n",
+            "\"source\": \"somewhere\"\n",
+            1,
+        );
+        assert_ne!(unsourced, text);
+        std::fs::write(&path, unsourced).unwrap();
+    })
+    .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("check widget-position-not-integer"),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_missing_transition_is_a_gap() {
     let error = broken_copy(|dir| std::fs::remove_file(dir.join("hops/7.0.0-8.0.0.json")).unwrap())
         .unwrap_err();

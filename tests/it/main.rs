@@ -2,6 +2,7 @@
 
 mod check;
 mod cli;
+mod cmd;
 mod db_checks;
 mod detect;
 mod knowledge;

@@ -62,7 +62,7 @@ fn script(version: &str, scale: Scale) -> Vec<u8> {
         .schema_of(&semver::Version::parse(version).unwrap())
         .unwrap();
     let mut out = Vec::new();
-    for table in &testbed::generate(schema, scale).tables {
+    for table in &testbed::generate(&knowledge, schema, scale).tables {
         table.write_script(&mut out).unwrap();
     }
     out

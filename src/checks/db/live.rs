@@ -3,14 +3,14 @@
 //! wait that gives up makes only that check unable to run. Big tables are scanned by more
 //! connections that import the run's snapshot, so they read the same instant in parallel.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use rayon::iter::{ParallelBridge as _, ParallelIterator as _};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::Postgres;
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::{mpsc, Mutex, Notify, Semaphore};
 
 use super::super::CannotRun;
 use crate::db::{for_each_row, DatabaseUrl, DbError, ReadOnlySession, Timeouts};
@@ -25,6 +25,9 @@ impl From<DbError> for CannotRun {
         })
     }
 }
+
+/// Blocks of COPY data (about 1 MiB each) read but not yet inspected, per scan.
+const BLOCKS_IN_FLIGHT: usize = 8;
 
 /// One pass over the rows a query selects.
 #[derive(Debug, Clone)]
@@ -58,14 +61,16 @@ pub struct LiveDatabase {
 }
 
 impl LiveDatabase {
-    pub async fn new(
-        mut session: ReadOnlySession,
+    /// The checks' view of `session`; `snapshot` is what it exported when it was opened
+    /// ([`ReadOnlySession::open_exporting`]), for the parallel scans.
+    pub fn new(
+        session: ReadOnlySession,
+        snapshot: Option<String>,
         detection: Detection,
         secret_key: Option<String>,
         quick: bool,
         progress: Progress,
     ) -> LiveDatabase {
-        let snapshot = session.export_snapshot().await.ok();
         LiveDatabase {
             url: session.url().clone(),
             timeouts: session.timeouts(),
@@ -76,6 +81,11 @@ impl LiveDatabase {
             quick,
             progress,
         }
+    }
+
+    /// Whether scans read on several connections at once (the server exported a snapshot).
+    pub fn reads_in_parallel(&self) -> bool {
+        self.snapshot.is_some()
     }
 
     pub fn detection(&self) -> &Detection {
@@ -143,11 +153,40 @@ impl LiveDatabase {
             .iter()
             .map(|scan| self.scan_one(scan, inspect.clone()))
             .collect();
-        let passes = futures_util::stream::iter(passes)
-            .buffered(connections)
-            .collect::<Vec<_>>()
-            .await;
+        let finished = Notify::new();
+        let scanning = async {
+            let passes = futures_util::stream::iter(passes)
+                .buffered(connections)
+                .collect::<Vec<_>>()
+                .await;
+            finished.notify_one();
+            passes
+        };
+        let (passes, ()) = tokio::join!(scanning, self.keep_alive_until(&finished));
         passes.into_iter().collect()
+    }
+
+    /// While other connections scan, the run's own transaction sits idle; a statement now and
+    /// then keeps `idle_in_transaction_session_timeout` from ending it (and with it the exported
+    /// snapshot later scans import). A ping is never cut off half-way: it ends before this does.
+    async fn keep_alive_until(&self, finished: &Notify) {
+        if self.snapshot.is_none() {
+            return;
+        }
+        let interval = (self.timeouts.statement / 2).min(Duration::from_secs(30));
+        loop {
+            tokio::select! {
+                _ = finished.notified() => return,
+                _ = tokio::time::sleep(interval) => {
+                    let _ = self
+                        .session
+                        .lock()
+                        .await
+                        .fetch_one("keep the transaction open", sqlx::query("SELECT 1"))
+                        .await;
+                }
+            }
+        }
     }
 
     async fn scan_one<T, F>(&self, scan: &Scan, inspect: Arc<F>) -> Result<Scanned<T>, CannotRun>
@@ -156,43 +195,61 @@ impl LiveDatabase {
         F: Fn(&[u8], &mut Vec<T>) + Send + Sync + 'static,
     {
         let bar = self.progress.rows(&scan.what, scan.estimate);
-        let (blocks, mut received) = mpsc::channel::<Vec<u8>>(4);
-        let workers = tokio::task::spawn_blocking(move || {
-            std::iter::from_fn(move || received.blocking_recv())
-                .par_bridge()
-                .flat_map_iter(|block| {
-                    let mut found = Vec::new();
-                    for_each_row(&block, |row| inspect(row, &mut found));
+        let found = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (blocks, mut received) = mpsc::channel::<Vec<u8>>(2);
+        // Each block is inspected on the rayon pool as it arrives; the permits bound the blocks
+        // in memory, and no pool thread ever waits for the network.
+        let in_flight = Arc::new(Semaphore::new(BLOCKS_IN_FLIGHT));
+        let dispatch = async {
+            while let Some(block) = received.recv().await {
+                let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                    break;
+                };
+                let (found, inspect) = (found.clone(), inspect.clone());
+                rayon::spawn(move || {
+                    let mut local = Vec::new();
+                    for_each_row(&block, |row| inspect(row, &mut local));
                     found
-                })
-                .collect::<Vec<T>>()
-        });
-        let rows = match &self.snapshot {
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .extend(local);
+                    drop(permit);
+                });
+            }
+            // Every permit back: every block handed out has been inspected.
+            let _all = in_flight.acquire_many(BLOCKS_IN_FLIGHT as u32).await;
+        };
+        let (rows, ()) = tokio::join!(self.read_scan(scan, blocks, &bar), dispatch);
+        bar.finish_and_clear();
+        let rows = rows?;
+        let found = std::mem::take(&mut *found.lock().unwrap_or_else(PoisonError::into_inner));
+        Ok(Scanned { rows, found })
+    }
+
+    /// Streams the scan's rows to `blocks`, on a connection of its own at the run's snapshot
+    /// when there is one. `blocks` is dropped when this returns, which ends the inspection.
+    async fn read_scan(
+        &self,
+        scan: &Scan,
+        blocks: mpsc::Sender<Vec<u8>>,
+        bar: &indicatif::ProgressBar,
+    ) -> Result<u64, DbError> {
+        match &self.snapshot {
             Some(snapshot) => {
-                match ReadOnlySession::open_at_snapshot(&self.url, self.timeouts, snapshot).await {
-                    Ok(mut reader) => {
-                        let rows = reader
-                            .copy_out(&scan.what, &scan.select, blocks, &bar)
-                            .await;
-                        reader.close().await;
-                        rows
-                    }
-                    Err(error) => Err(error),
-                }
+                let mut reader =
+                    ReadOnlySession::open_at_snapshot(&self.url, self.timeouts, snapshot).await?;
+                let rows = reader.copy_out(&scan.what, &scan.select, blocks, bar).await;
+                reader.close().await;
+                rows
             }
             None => {
                 self.session
                     .lock()
                     .await
-                    .copy_out(&scan.what, &scan.select, blocks, &bar)
+                    .copy_out(&scan.what, &scan.select, blocks, bar)
                     .await
             }
-        };
-        let found = workers
-            .await
-            .map_err(|error| CannotRun(format!("{}: {error}", scan.what)))?;
-        bar.finish_and_clear();
-        Ok(Scanned { rows: rows?, found })
+        }
     }
 
     /// Ends the run's transaction.

@@ -1,0 +1,102 @@
+//! Dates of the data set: a fixed span of use before the release, written as PostgreSQL
+//! timestamps. Fixed, because the data must not depend on today.
+
+use crate::knowledge::model::Release;
+use crate::testbed::copy::Value;
+use crate::testbed::rng::Rng;
+
+pub(super) struct Clock {
+    pub(super) start: i64,
+    span: i64,
+}
+
+impl Clock {
+    /// Two years of use ending on January 1st of the release's year: a fixed date, because the
+    /// data must not depend on today, and a round one, close enough for plausible dates.
+    pub(super) fn before(release: &Release) -> Clock {
+        let year = release_year(release);
+        let end = days_from_civil(year, 1, 1) * 86_400;
+        Clock {
+            start: end - 2 * 365 * 86_400,
+            span: 2 * 365 * 86_400,
+        }
+    }
+
+    pub(super) fn at(&self, rng: &mut Rng) -> i64 {
+        self.start + rng.below(self.span as u64) as i64
+    }
+}
+
+/// The year of `released_on`, which the knowledge base writes as `YYYY-MM-DD`.
+fn release_year(release: &Release) -> i64 {
+    release
+        .released_on
+        .split('-')
+        .next()
+        .and_then(|year| year.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "release {}: released_on {:?} is not a YYYY-MM-DD date",
+                release.version, release.released_on
+            )
+        })
+}
+
+pub(super) fn timestamp(seconds: i64) -> Value {
+    Value::Timestamp(format_timestamp(seconds))
+}
+
+pub(super) fn format_timestamp(seconds: i64) -> String {
+    let days = seconds.div_euclid(86_400);
+    let rest = seconds.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}+00",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+// Howard Hinnant's civil-date algorithms.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates_round_trip() {
+        for days in [-1, 0, 59, 60, 365, 10_957, 20_000, 20_454] {
+            let (year, month, day) = civil_from_days(days);
+            assert_eq!(days_from_civil(year, month, day), days);
+        }
+        assert_eq!(format_timestamp(0), "1970-01-01 00:00:00+00");
+        assert_eq!(format_timestamp(951_782_400), "2000-02-29 00:00:00+00");
+    }
+}
