@@ -564,7 +564,7 @@ fn no_secret_reaches_any_output() {
         "REDASH_COOKIE_SECRET=cookie-value-that-must-not-leak\nREDASH_SECRET_KEY=key-value-that-must-not-leak\nREDASH_MAIL_PASSWORD=mail-value-that-must-not-leak\n",
     )
     .unwrap();
-    for format in ["text", "json", "markdown"] {
+    for format in ["text", "json", "markdown", "sarif"] {
         let output = crate::support::command()
             .args([
                 "check",
