@@ -659,3 +659,31 @@ fn the_run_transaction_outlives_scans_longer_than_its_idle_timeout() {
         database.close().await;
     });
 }
+
+#[test]
+fn check_reads_the_database_from_redash_database_url_like_detect() {
+    let db = fixture_db("10.1.0");
+    db.execute("DELETE FROM alembic_version");
+    let output = crate::support::command()
+        .args(["check", "--from", "10.1", "--format", "json"])
+        .env("REDASH_DATABASE_URL", db.tcp_url())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        messages(&report, "alembic-stamp-problem"),
+        ["alembic_version is empty"]
+    );
+    let text = crate::support::command()
+        .args(["check", "--from", "10.1"])
+        .env("REDASH_DATABASE_URL", db.tcp_url())
+        .output()
+        .unwrap();
+    let text = stdout(&text);
+    assert!(
+        text.starts_with("Checked: postgresql://postgres:***@127.0.0.1:"),
+        "{text}"
+    );
+    assert!(!text.contains(server().password()), "{text}");
+}
