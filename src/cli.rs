@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::checks::db::SecretKey;
 use crate::checks::{self, Levels, Severity, UnknownCode};
 use crate::db::{parse_duration, DatabaseUrl, Timeouts, UrlError};
 use crate::engine::{self, CheckRequest, DatabaseTarget, EngineError};
@@ -99,6 +100,9 @@ pub struct CheckArgs {
     /// Sample big tables instead of reading them in full (the report says so)
     #[arg(long)]
     pub quick: bool,
+    /// Fail (exit 1) when a check could not run for want of input, as a CI gate should
+    #[arg(long)]
+    pub require_all: bool,
     #[command(flatten)]
     pub connect: ConnectArgs,
     /// Output format
@@ -321,7 +325,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
         Command::Check(args) => {
             let request = check_request(args)?;
             let report = engine::block_on(engine::check(&knowledge, request))?;
-            let code = if report.has_errors() {
+            let code = if report.has_errors() || (args.require_all && report.not_run() > 0) {
                 exit::BLOCKING_FINDINGS
             } else {
                 exit::SUCCESS
@@ -373,9 +377,10 @@ fn check_request(args: &CheckArgs) -> Result<CheckRequest, CliError> {
         }
     }
     let secret_key = match &args.secret_key_env {
-        Some(name) => {
-            Some(std::env::var(name).map_err(|_| CliError::SecretVariableUnset(name.clone()))?)
-        }
+        Some(name) => Some(SecretKey {
+            value: std::env::var(name).map_err(|_| CliError::SecretVariableUnset(name.clone()))?,
+            origin: format!("--secret-key-env {name}"),
+        }),
         None => None,
     };
     Ok(CheckRequest {

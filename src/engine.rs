@@ -3,10 +3,12 @@
 
 use std::future::Future;
 
+use crate::checks::db::SecretKey;
 use crate::checks::{self, CheckReport, Levels, LiveDatabase};
 use crate::db::{DatabaseUrl, DbError, ReadOnlySession, Timeouts};
 use crate::detect::{self, DetectError, Detection};
 use crate::inputs::{Deployment, DeploymentFiles, InputError};
+use crate::knowledge::model::Release;
 use crate::knowledge::KnowledgeBase;
 use crate::plan::{self, PlanError};
 use crate::report::Progress;
@@ -30,6 +32,8 @@ pub enum EngineError {
         resolved: String,
         found: String,
     },
+    #[error("nothing to check{0}: give --compose, --ecs-task-def, --env-file, --nginx or --database-url")]
+    NothingToCheck(String),
     #[error("interrupted (Ctrl-C): the read-only transaction was rolled back")]
     Interrupted,
     #[error("could not start the async runtime")]
@@ -52,7 +56,7 @@ pub struct CheckRequest {
     pub database: Option<DatabaseTarget>,
     /// The secret stored credentials are encrypted with, when the operator gave it some other
     /// way than the env files (never printed).
-    pub secret_key: Option<String>,
+    pub secret_key: Option<SecretKey>,
     /// Sample big tables instead of reading them in full.
     pub quick: bool,
     pub levels: Levels,
@@ -92,7 +96,22 @@ pub async fn check(
     request: CheckRequest,
 ) -> Result<CheckReport, EngineError> {
     let deployment = request.files.read()?;
+    if deployment.roles.is_empty() && deployment.nginx.is_none() && request.database.is_none() {
+        let empty = &request.files.env_files;
+        return Err(EngineError::NothingToCheck(match empty.as_slice() {
+            [] => String::new(),
+            [one] => format!(" ({} holds no variables)", one.display()),
+            many => format!(
+                " ({} hold no variables)",
+                many.iter()
+                    .map(|path| path.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }));
+    }
     let mut inputs = deployment.files.clone();
+    let mut assumptions = Vec::new();
     let findings = match &request.database {
         None => {
             let from = request.from.as_deref().ok_or_else(|| {
@@ -112,7 +131,9 @@ pub async fn check(
             let (mut session, snapshot) =
                 ReadOnlySession::open_exporting(&target.url, target.timeouts).await?;
             let detection = detect::detect(knowledge, &mut session).await?;
-            let from = from_of_database(knowledge, request.from.as_deref(), &detection)?;
+            let (from, assumption) =
+                from_of_database(knowledge, request.from.as_deref(), &detection, &deployment)?;
+            assumptions.extend(assumption);
             let plan = plan::plan(knowledge, &from, &request.to)?;
             let secret = request
                 .secret_key
@@ -148,6 +169,7 @@ pub async fn check(
     Ok(CheckReport {
         hops,
         inputs,
+        assumptions,
         findings,
     })
 }
@@ -157,12 +179,16 @@ fn plan_hops(plan: &plan::UpgradePlan<'_>) -> Vec<crate::plan::HopId> {
 }
 
 /// The release to plan from: `--from` when given (it must agree with the database), else the
-/// one release the database is at.
+/// one release the database is at. When the database cannot tell several releases apart, the
+/// deployment's image tags may name one of them; failing that, releases of one line that differ
+/// in nothing the checks look at give the same result, and the newest is assumed (and said so).
+/// Returns the release and the assumption made, if any.
 fn from_of_database(
     knowledge: &KnowledgeBase,
     given: Option<&str>,
     detection: &Detection,
-) -> Result<String, EngineError> {
+    deployment: &Deployment,
+) -> Result<(String, Option<String>), EngineError> {
     let found: Vec<String> = detection
         .candidates
         .iter()
@@ -173,39 +199,125 @@ fn from_of_database(
         [one] => one.clone(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
     };
-    match given {
-        Some(given) => {
-            let resolved = plan::resolve(knowledge, given, "--from")?;
-            if !detection.candidates.is_empty() && !detection.candidates.contains(&resolved.version)
-            {
-                return Err(EngineError::FromDisagrees {
-                    given: given.to_owned(),
-                    resolved: resolved.version.to_string(),
-                    found: found_text,
-                });
-            }
-            Ok(resolved.version.to_string())
+    if let Some(given) = given {
+        let resolved = plan::resolve(knowledge, given, "--from")?;
+        if !detection.candidates.is_empty() && !detection.candidates.contains(&resolved.version) {
+            return Err(EngineError::FromDisagrees {
+                given: given.to_owned(),
+                resolved: resolved.version.to_string(),
+                found: found_text,
+            });
         }
-        None => match found.as_slice() {
-            [one] => Ok(one.clone()),
-            [] => Err(EngineError::FromNeeded(
-                "the database matches no known release".into(),
-            )),
-            _ => Err(EngineError::FromNeeded(format!(
-                "the database is at {found_text}, which it cannot tell apart"
-            ))),
-        },
+        return Ok((resolved.version.to_string(), None));
+    }
+    let candidates: Vec<&Release> = detection
+        .candidates
+        .iter()
+        .filter_map(|version| knowledge.release(version))
+        .collect();
+    match candidates.as_slice() {
+        [] => Err(EngineError::FromNeeded(
+            "the database matches no known release".into(),
+        )),
+        [one] => Ok((one.version.to_string(), None)),
+        several => {
+            let imaged: Vec<&&Release> = several
+                .iter()
+                .filter(|release| {
+                    release.image.tag.as_deref().is_some_and(|tag| {
+                        deployment
+                            .running_roles()
+                            .any(|role| role.image.as_ref().is_some_and(|image| image.value == tag))
+                    })
+                })
+                .collect();
+            if let [one] = imaged.as_slice() {
+                return Ok((
+                    one.version.to_string(),
+                    Some(format!(
+                        "the database is at {found_text}, which it cannot tell apart; the deployment runs the {} image, so the plan starts there",
+                        one.version
+                    )),
+                ));
+            }
+            if interchangeable(knowledge, several) {
+                let newest = several.last().expect("several candidates");
+                return Ok((
+                    newest.version.to_string(),
+                    Some(format!(
+                        "the database is at {found_text}, which it cannot tell apart; they run the same migrations and differ in nothing the checks read, so the plan starts from {} (give --from to choose)",
+                        newest.version
+                    )),
+                ));
+            }
+            Err(EngineError::FromNeeded(format!(
+                "the database is at {found_text}, which it cannot tell apart, and the checks differ between them"
+            )))
+        }
     }
 }
 
-/// The secret the deployment encrypts with, as its env files give it.
-fn secret_from_files(deployment: &Deployment) -> Option<String> {
+/// Whether planning from any of `releases` (oldest first, sharing an alembic head) gives the
+/// same checks: one job system, the same environment variables and defaults, queues, memory
+/// figures and modules, and no transition between them that requires an action, renames a
+/// variable or names a check.
+fn interchangeable(knowledge: &KnowledgeBase, releases: &[&Release]) -> bool {
+    let (Some(oldest), Some(newest)) = (releases.first(), releases.last()) else {
+        return false;
+    };
+    let env = |release: &Release| -> Vec<(String, Option<String>)> {
+        let mut env: Vec<_> = release
+            .env
+            .iter()
+            .map(|variable| (variable.name.clone(), variable.default.clone()))
+            .collect();
+        env.sort();
+        env
+    };
+    let queue_names = |release: &Release| -> Vec<String> {
+        release
+            .queues
+            .receiving_jobs
+            .iter()
+            .map(|queue| queue.name.clone())
+            .chain(release.queues.worker_default.queues.iter().cloned())
+            .chain(release.queues.scheduler_default.queues.iter().cloned())
+            .collect()
+    };
+    let alike = releases.iter().all(|release| {
+        release.job_system == oldest.job_system
+            && release.alembic_heads == oldest.alembic_heads
+            && env(release) == env(oldest)
+            && queue_names(release) == queue_names(oldest)
+            && release.memory == oldest.memory
+            && release.modules.query_runners == oldest.modules.query_runners
+            && release.modules.destinations == oldest.modules.destinations
+            && release.modules.default_enabled_runners == oldest.modules.default_enabled_runners
+    });
+    alike
+        && knowledge
+            .transitions_between(&oldest.version, &newest.version)
+            .iter()
+            .all(|transition| {
+                transition.required_actions.is_empty()
+                    && transition.env_renamed.is_empty()
+                    && transition.checks.is_empty()
+            })
+}
+
+/// The secret the deployment encrypts with, as its files give it: REDASH_SECRET_KEY, else the
+/// REDASH_COOKIE_SECRET it falls back to.
+fn secret_from_files(deployment: &Deployment) -> Option<SecretKey> {
     ["REDASH_SECRET_KEY", "REDASH_COOKIE_SECRET"]
         .iter()
         .find_map(|name| {
-            deployment
-                .running_roles()
-                .find_map(|role| role.var(name)?.value.clone())
-                .filter(|value| !value.is_empty())
+            deployment.running_roles().find_map(|role| {
+                let value = role.var(name)?;
+                let text = value.value.clone().filter(|text| !text.is_empty())?;
+                Some(SecretKey {
+                    value: text,
+                    origin: format!("{name} in {}", value.location),
+                })
+            })
         })
 }

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use redash_upgrade::checks::db::SecretKey;
 use redash_upgrade::checks::Levels;
 use redash_upgrade::db::{DatabaseUrl, Timeouts};
 use redash_upgrade::engine::{self, CheckRequest, DatabaseTarget};
@@ -70,7 +71,10 @@ fn main() -> anyhow::Result<()> {
             to: "26.3.0".into(),
             files: DeploymentFiles::default(),
             database: Some(target.clone()),
-            secret_key: Some(FIXTURE_SECRET_KEY.into()),
+            secret_key: Some(SecretKey {
+                value: FIXTURE_SECRET_KEY.into(),
+                origin: "the fixture's key".into(),
+            }),
             quick: false,
             levels: Levels::default(),
             progress: Progress::hidden(),

@@ -237,6 +237,8 @@ pub async fn run_checks(
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut reported_once: Vec<&'static str> = Vec::new();
+    // A check that cannot run on one hop cannot run on the next either: say so once.
+    let mut not_run: Vec<&'static str> = Vec::new();
     for (index, hop_plan) in plan.hops.iter().enumerate() {
         let hop = HopContext {
             knowledge,
@@ -271,6 +273,12 @@ pub async fn run_checks(
             };
             if meta.trigger == Trigger::OncePerPlan {
                 reported_once.push(meta.code);
+            }
+            if outcome.is_err() {
+                if not_run.contains(&meta.code) {
+                    continue;
+                }
+                not_run.push(meta.code);
             }
             collect(&mut findings, meta, &hop_plan.id(), outcome, levels);
         }
@@ -325,6 +333,8 @@ pub struct CheckReport {
     pub hops: Vec<HopId>,
     /// The files and the database read, as the report names them (passwords masked).
     pub inputs: Vec<String>,
+    /// What the run assumed where its inputs left a choice (which release the database is at).
+    pub assumptions: Vec<String>,
     pub findings: Vec<Finding>,
 }
 
@@ -341,7 +351,20 @@ impl CheckReport {
         self.count(Severity::Error) > 0
     }
 
-    /// Hops in plan order, each with its findings sorted by severity.
+    /// How many checks could not run for want of input.
+    pub fn not_run(&self) -> usize {
+        self.could_not_run().count()
+    }
+
+    /// The notes of checks that could not run, once each.
+    pub fn could_not_run(&self) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(|finding| finding.code == CANNOT_RUN)
+    }
+
+    /// Hops in plan order, each with its findings sorted by severity (checks that could not
+    /// run are listed apart, by [`CheckReport::could_not_run`]).
     pub fn by_hop(&self) -> Vec<(&HopId, Vec<&Finding>)> {
         self.hops
             .iter()
@@ -349,7 +372,7 @@ impl CheckReport {
                 let mut list: Vec<&Finding> = self
                     .findings
                     .iter()
-                    .filter(|finding| &finding.hop == hop)
+                    .filter(|finding| &finding.hop == hop && finding.code != CANNOT_RUN)
                     .collect();
                 list.sort_by_key(|finding| finding.severity);
                 (hop, list)

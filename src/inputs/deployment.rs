@@ -95,7 +95,16 @@ pub struct Deployment {
     pub files: Vec<String>,
 }
 
+/// The role that stands for every container when only env files were given.
+pub const ENV_FILES_ROLE: &str = "every role (env files)";
+
 impl Deployment {
+    /// Whether the files say which roles run (compose services, ECS containers), rather than
+    /// only the environment they share.
+    pub fn knows_roles(&self) -> bool {
+        self.roles.iter().any(|role| role.name != ENV_FILES_ROLE)
+    }
+
     pub fn roles_of(&self, kind: RoleKind) -> impl Iterator<Item = &Role> {
         self.roles.iter().filter(move |role| role.kind == kind)
     }

@@ -105,7 +105,7 @@ impl DeploymentFiles {
         if deployment.roles.is_empty() && !shared.is_empty() {
             // Only env files: one role stands for every container that reads them.
             deployment.roles.push(Role {
-                name: "every role (env files)".into(),
+                name: deployment::ENV_FILES_ROLE.into(),
                 kind: RoleKind::Server,
                 location: shared[0].location.clone(),
                 command: None,

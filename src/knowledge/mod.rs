@@ -1,5 +1,6 @@
 //! The knowledge base of every Redash release: typed model, loading and validation.
 
+pub mod citation;
 mod graph;
 mod load;
 pub mod model;

@@ -249,6 +249,10 @@ pub struct EnvVar {
     pub name: String,
     pub default: Option<String>,
     pub source: Source,
+    /// Set when the release reads the variable but does not do what it says (a bug): the plan
+    /// then gives this instead of any action that tells the operator to set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignored: Option<Note>,
 }
 
 /// One file per pair of consecutive releases: `upgrade-paths/hops/<from>-<to>.json`.
@@ -290,6 +294,10 @@ pub struct RequiredAction {
     pub text: String,
     pub when: ActionTiming,
     pub source: Source,
+    /// The variable this action tells the operator to set. The plan keeps the action only for
+    /// hops whose target reads the variable and honours it (its `env` entry has no `ignored`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sets_env: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -368,4 +376,6 @@ pub struct PathPolicy {
     pub snapshot: Note,
     /// How to migrate the metadata DB with the new image.
     pub migrate: Note,
+    /// Why an install made with the official setup script is not upgraded by running it again.
+    pub setup_script: Note,
 }

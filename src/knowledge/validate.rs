@@ -150,6 +150,12 @@ fn releases(knowledge: &KnowledgeBase, collector: &mut Collector) {
         }
         for variable in &release.env {
             collector.source(&format!("env {}", variable.name), &variable.source);
+            if let Some(ignored) = &variable.ignored {
+                collector.notes(
+                    &format!("env {} ignored", variable.name),
+                    std::slice::from_ref(ignored),
+                );
+            }
             if knowledge.env_doc(&variable.name).is_none() {
                 collector.report(format!(
                     "env {} is not documented in env-vars.json",
@@ -254,6 +260,17 @@ fn transitions(knowledge: &KnowledgeBase, collector: &mut Collector) {
                     source: action.source.clone(),
                 }],
             );
+            if let Some(name) = &action.sets_env {
+                let read_by_target = knowledge.release(&transition.to).is_some_and(|release| {
+                    release.env.iter().any(|variable| &variable.name == name)
+                });
+                if !read_by_target {
+                    collector.report(format!(
+                        "required_actions: sets_env {name} is not read by {}",
+                        transition.to
+                    ));
+                }
+            }
         }
         for rename in &transition.env_renamed {
             collector.source(&format!("rename {}", rename.from), &rename.source);
@@ -335,6 +352,7 @@ fn env_catalog(knowledge: &KnowledgeBase, collector: &mut Collector) {
             policy.newest_of_line.clone(),
             policy.snapshot.clone(),
             policy.migrate.clone(),
+            policy.setup_script.clone(),
         ],
     );
 }

@@ -6,7 +6,7 @@ use semver::Version;
 
 use crate::knowledge::model::{
     ActionTiming, CheckTrigger, EnvRename, JobSystem, KnownBug, MemoryFigures, Note, Release,
-    Revision, Source, Transition,
+    RequiredAction, Revision, Source, Transition,
 };
 use crate::knowledge::KnowledgeBase;
 
@@ -329,6 +329,26 @@ fn env_changes(
     changes
 }
 
+/// The step an action becomes on a hop to `to`: as written, unless it tells the operator to set
+/// a variable that `to` does not read (dropped) or reads without honouring it (replaced by what
+/// the release data says about that).
+fn action_for_target<'k>(
+    to: &'k Release,
+    action: &'k RequiredAction,
+) -> Option<(String, &'k Source)> {
+    let Some(name) = &action.sets_env else {
+        return Some((action.text.clone(), &action.source));
+    };
+    let variable = to.env.iter().find(|variable| &variable.name == name)?;
+    match &variable.ignored {
+        None => Some((action.text.clone(), &action.source)),
+        Some(ignored) => Some((
+            format!("Do not count on {name} in {}: {}", to.version, ignored.text),
+            &ignored.source,
+        )),
+    }
+}
+
 fn role_names(release: &Release) -> String {
     release
         .roles
@@ -367,6 +387,11 @@ fn steps(knowledge: &KnowledgeBase, hop: &HopPlan<'_>) -> Vec<Step> {
             to.image.source.as_ref(),
         );
     }
+    push(
+        Phase::PreFlight,
+        policy.setup_script.text.clone(),
+        Some(&policy.setup_script.source),
+    );
     if !hop.env_changes.is_empty() {
         push(
             Phase::PreFlight,
@@ -383,9 +408,10 @@ fn steps(knowledge: &KnowledgeBase, hop: &HopPlan<'_>) -> Vec<Step> {
             .iter()
             .flat_map(|transition| transition.required_actions.iter())
             .filter(move |action| action.when == timing)
+            .filter_map(|action| action_for_target(to, action))
     };
-    for action in actions(ActionTiming::PreFlight) {
-        push(Phase::PreFlight, action.text.clone(), Some(&action.source));
+    for (text, source) in actions(ActionTiming::PreFlight) {
+        push(Phase::PreFlight, text, Some(source));
     }
     push(
         Phase::Snapshot,
@@ -404,8 +430,8 @@ fn steps(knowledge: &KnowledgeBase, hop: &HopPlan<'_>) -> Vec<Step> {
         ),
         Some(&policy.snapshot.source),
     );
-    for action in actions(ActionTiming::BeforeMigrate) {
-        push(Phase::Migrate, action.text.clone(), Some(&action.source));
+    for (text, source) in actions(ActionTiming::BeforeMigrate) {
+        push(Phase::Migrate, text, Some(source));
     }
     let migrate = &to.migrate_command;
     if hop.revisions.is_empty() {
@@ -445,8 +471,8 @@ fn steps(knowledge: &KnowledgeBase, hop: &HopPlan<'_>) -> Vec<Step> {
             None,
         );
     }
-    for action in actions(ActionTiming::AfterMigrate) {
-        push(Phase::Migrate, action.text.clone(), Some(&action.source));
+    for (text, source) in actions(ActionTiming::AfterMigrate) {
+        push(Phase::Migrate, text, Some(source));
     }
     push(
         Phase::Migrate,
@@ -479,8 +505,8 @@ fn steps(knowledge: &KnowledgeBase, hop: &HopPlan<'_>) -> Vec<Step> {
         "Run a saved query from the UI, then watch one scheduled query refresh (its last-executed time moves) and one alert evaluate.".to_owned(),
         None,
     );
-    for action in actions(ActionTiming::Verify) {
-        push(Phase::Verify, action.text.clone(), Some(&action.source));
+    for (text, source) in actions(ActionTiming::Verify) {
+        push(Phase::Verify, text, Some(source));
     }
     for transition in &hop.transitions {
         for check in &transition.verify {

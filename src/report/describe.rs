@@ -102,15 +102,22 @@ pub(crate) fn memory_figures_text(figures: &crate::knowledge::model::MemoryFigur
     format!("{}. {}", parts.join(", "), figures.note)
 }
 
-/// `2 error(s), 7 warning(s), 0 note(s)`.
+/// `2 error(s), 7 warning(s), 0 note(s)`, and how many checks could not run when some could not.
 pub(crate) fn summary_line(report: &crate::checks::CheckReport) -> String {
     use crate::checks::Severity;
-    format!(
+    let mut line = format!(
         "{} error(s), {} warning(s), {} note(s)",
         report.count(Severity::Error),
         report.count(Severity::Warning),
-        report.count(Severity::Info)
-    )
+        report.count(Severity::Info) - report.not_run()
+    );
+    if report.not_run() > 0 {
+        line.push_str(&format!(
+            "; {} check(s) could not run (--require-all makes that a failure)",
+            report.not_run()
+        ));
+    }
+    line
 }
 
 #[cfg(test)]

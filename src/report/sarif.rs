@@ -117,7 +117,7 @@ fn sarif_log(report: &CheckReport) -> Value {
                 }
             },
             "results": report.findings.iter().map(result).collect::<Vec<_>>(),
-            "properties": {"hops": report.hops},
+            "properties": {"hops": report.hops, "assumed": report.assumptions},
         }]
     })
 }

@@ -697,3 +697,163 @@ fn every_check_the_hop_data_names_exists_and_every_named_trigger_is_named() {
         );
     }
 }
+
+#[test]
+fn quotes_inside_queues_are_read_as_the_release_reads_them() {
+    // supervisord removes quotes around one name, so this worker consumes every queue.
+    let mut quoted_one = Setup::ready();
+    quoted_one.worker.push((
+        "QUEUES",
+        r#"\"queries,scheduled_queries,schemas,periodic,emails,default\""#,
+    ));
+    assert_eq!(quoted_one.codes(), Vec::<String>::new());
+    // Quotes around two space-separated names make them one queue named "schemas queries".
+    let mut quoted_two = Setup::ready();
+    quoted_two.worker.push((
+        "QUEUES",
+        r#"\"schemas queries\" scheduled_queries periodic emails default"#,
+    ));
+    let (_, text, _dir) = quoted_two.run("json");
+    let report: Value = serde_json::from_str(&text).unwrap();
+    let message = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|finding| finding["code"] == "queues-not-consumed")
+        .unwrap_or_else(|| panic!("queues-not-consumed did not fire: {report}"))["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.starts_with("no role consumes queries, schemas on 10.1.0"),
+        "{message}"
+    );
+    assert!(
+        message.contains("worker consumes a queue named `schemas queries`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_worker_already_laid_out_for_rq_keeps_its_workers_count_quiet() {
+    let mut laid_out = Setup::ready();
+    laid_out.worker.push((
+        "QUEUES",
+        "periodic,emails,default,queries,scheduled_queries,schemas",
+    ));
+    laid_out.worker.push(("WORKERS_COUNT", "4"));
+    assert!(
+        !laid_out
+            .codes()
+            .contains(&"workers-count-meaning-changed".to_owned()),
+        "{:?}",
+        laid_out.codes()
+    );
+}
+
+#[test]
+fn a_check_that_cannot_run_says_so_once_per_run() {
+    let args = [
+        "check",
+        "--from",
+        "7",
+        "--to",
+        "10",
+        "--env-file",
+        "tests/fixtures/compose/env",
+        "--format",
+        "json",
+    ];
+    let report: Value = serde_json::from_str(&stdout(&run_in(&repo_root(), &args))).unwrap();
+    let not_run: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|finding| finding["code"] == "check-could-not-run")
+        .map(|finding| finding["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(report["hops"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        not_run,
+        [
+            "queues-not-consumed could not run: no roles: give --compose or --ecs-task-def so the workers are known",
+            "memory-insufficient could not run: no memory limits in the files and no --host-memory",
+        ]
+    );
+    assert_eq!(report["summary"]["not_run"], 2);
+}
+
+#[test]
+fn the_official_v4_layout_reaches_6_without_error_and_7_with_the_secret_it_lacks() {
+    let check = |to: &str| {
+        let output = run_in(
+            &repo_root(),
+            &[
+                "check",
+                "--from",
+                "4",
+                "--to",
+                to,
+                "--compose",
+                "tests/fixtures/compose/v4.yml",
+                "--host-memory",
+                "4GiB",
+                "--format",
+                "json",
+            ],
+        );
+        let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+        let errors: Vec<String> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|finding| finding["severity"] == "error")
+            .map(|finding| finding["code"].as_str().unwrap().to_owned())
+            .collect();
+        (output.status.code(), errors, report)
+    };
+    let (code, errors, report) = check("6");
+    assert_eq!(code, Some(0), "{errors:?}");
+    // The 'schemas' queue that 4.x-6.x's own defaults leave unconsumed is a warning.
+    assert!(report["findings"].as_array().unwrap().iter().any(|finding| {
+        finding["code"] == "queues-not-consumed"
+            && finding["severity"] == "warning"
+            && finding["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("no role consumes schemas on 5.0.2, and neither does 5.0.2's own default QUEUES")
+    }));
+    // From 7.0.0 the worker decrypts data sources with the cookie secret only the server has.
+    let (code, errors, _) = check("7");
+    assert_eq!(code, Some(1));
+    assert_eq!(errors, ["secret-key-differs-between-roles"]);
+}
+
+#[test]
+fn missing_memory_figures_are_named_as_missing() {
+    let not_run = |from: &'static str, to: &'static str, image: &'static str| {
+        let mut setup = Setup::ready();
+        setup.from = from;
+        setup.to = to;
+        setup.image = image;
+        setup.extra_args = vec![];
+        let (_, text, _dir) = setup.run("json");
+        let report: Value = serde_json::from_str(&text).unwrap();
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|finding| finding["code"] == "check-could-not-run")
+            .map(|finding| finding["message"].as_str().unwrap().to_owned())
+            .filter(|message| message.starts_with("memory-insufficient"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        not_run("8", "9-beta", "redash/redash:8.0.0.b32245"),
+        ["memory-insufficient could not run: the knowledge base has no memory figures for 9.0.0-beta"]
+    );
+    assert_eq!(
+        not_run("25.1", "25.8", "redash/redash:25.1.0"),
+        ["memory-insufficient could not run: the knowledge base has no per-role memory figures for 25.8.0, only a recommended host of at least 4096 MiB: give --host-memory to compare"]
+    );
+}

@@ -176,7 +176,7 @@ fn planted_cases() -> Vec<Planted> {
             plant: format!(
                 "UPDATE data_sources SET encrypted_options = convert_to('{old_secret_token}', 'UTF8') WHERE id = 2"
             ),
-            expected: &["data_sources rows the given secret cannot decrypt: id 2"],
+            expected: &["data_sources rows the secret from --secret-key-env FIXTURE_KEY cannot decrypt: id 2"],
         },
     ]
 }
@@ -207,7 +207,7 @@ fn every_database_check_names_exactly_the_planted_rows_and_nothing_on_the_clean_
 }
 
 #[test]
-fn a_secret_that_decrypts_nothing_names_both_tables() {
+fn a_secret_that_decrypts_nothing_is_called_a_wrong_key() {
     let db = fixture_db("10.1.0");
     let found = fires(
         &db,
@@ -221,7 +221,14 @@ fn a_secret_that_decrypts_nothing_names_both_tables() {
         ],
         "secret-key-cannot-decrypt",
     );
-    assert_eq!(found.len(), 2, "both tables: {found:?}");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("none of the ")
+            && found[0].contains("(data_sources, notification_destinations)")
+            && found[0]
+                .contains("the secret from --secret-key-env OTHER_KEY: it is probably not the key"),
+        "{found:?}"
+    );
 }
 
 #[test]
@@ -543,7 +550,7 @@ fn from_is_required_when_the_database_cannot_tell_and_must_agree_with_it() {
     assert_eq!(missing.status.code(), Some(2));
     assert_eq!(
         stderr(&missing),
-        "error: give --from: the database is at 7.0.0, 8.0.0 or 9.0.0-beta, which it cannot tell apart\n"
+        "error: give --from: the database is at 7.0.0, 8.0.0 or 9.0.0-beta, which it cannot tell apart, and the checks differ between them\n"
     );
     let wrong = run(&["--from", "10.1", "--to", "latest"]);
     assert_eq!(wrong.status.code(), Some(2));
@@ -686,4 +693,45 @@ fn check_reads_the_database_from_redash_database_url_like_detect() {
         "{text}"
     );
     assert!(!text.contains(server().password()), "{text}");
+}
+
+#[test]
+fn releases_of_one_line_that_check_alike_are_assumed_and_said() {
+    let db = fixture_db("4.0.2");
+    let (code, report) = check(&db.tcp_url(), &["--to", "5"]);
+    assert_ne!(code, 2);
+    assert_eq!(report["hops"], serde_json::json!(["4.0.2->5.0.2"]));
+    let assumed = report["assumed"][0].as_str().unwrap();
+    assert!(
+        assumed.starts_with("the database is at 4.0.0, 4.0.1 or 4.0.2, which it cannot tell apart; they run the same migrations"),
+        "{assumed}"
+    );
+    // An image tag of one of them decides instead: 10.0.0 and 10.1.0 differ in what the checks read.
+    let ten = fixture_db("10.1.0");
+    let compose = repo_root().join("tests/fixtures/compose/v10.yml");
+    let output = crate::support::command()
+        .args([
+            "check",
+            "--database-url",
+            &ten.tcp_url(),
+            "--to",
+            "latest",
+            "--format",
+            "json",
+        ])
+        .args([
+            "--compose",
+            compose.to_str().unwrap(),
+            "--host-memory",
+            "16GiB",
+        ])
+        .output()
+        .unwrap();
+    assert_ne!(output.status.code(), Some(2), "{}", stderr(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let assumed = report["assumed"][0].as_str().unwrap();
+    assert!(
+        assumed.contains("the deployment runs the 10.1.0 image"),
+        "{assumed}"
+    );
 }

@@ -1,7 +1,9 @@
 //! The planner: version parsing, stops, revisions per hop, bad input.
 
-use redash_upgrade::knowledge::KnowledgeBase;
-use redash_upgrade::plan::{plan as make_plan, resolve, PlanError, UpgradePlan};
+use redash_upgrade::knowledge::{KnowledgeBase, Origin};
+use redash_upgrade::plan::{plan as make_plan, resolve, Phase, PlanError, UpgradePlan};
+
+use crate::support::{copy_tree, repo_root};
 
 fn knowledge() -> KnowledgeBase {
     KnowledgeBase::embedded().unwrap_or_else(|error| panic!("{error}"))
@@ -267,4 +269,205 @@ fn env_changes_come_from_the_releases_and_hide_secret_defaults() {
         kinds.contains(&("REDASH_CELERY_BROKER", "removed")),
         "{kinds:?}"
     );
+}
+
+fn hop_texts<'k>(plan: &UpgradePlan<'k>, hop: usize) -> Vec<String> {
+    let hop = &plan.hops[hop];
+    hop.steps
+        .iter()
+        .map(|step| step.text.clone())
+        .chain(
+            hop.breaking_changes()
+                .into_iter()
+                .chain(hop.process_changes())
+                .chain(hop.user_notes())
+                .map(|note| note.text.clone()),
+        )
+        .collect()
+}
+
+#[test]
+fn referrer_policy_keeps_its_name_in_25_1_and_feature_policy_is_a_new_variable() {
+    let knowledge = knowledge();
+    let plan = plan_to_25_1(&knowledge);
+    let changes: Vec<(&str, &str)> = plan.hops[0]
+        .env_changes
+        .iter()
+        .map(|change| (change.name(), change.kind()))
+        .collect();
+    assert!(
+        changes.contains(&("REDASH_FEATURE_POLICY", "added")),
+        "{changes:?}"
+    );
+    assert!(
+        !changes
+            .iter()
+            .any(|(name, _)| *name == "REDASH_REFERRER_POLICY"),
+        "REDASH_REFERRER_POLICY is read by 10.1.0 and 25.1.0 alike: {changes:?}"
+    );
+    assert!(plan.hops[0].breaking_changes().iter().any(|note| note
+        .text
+        .contains("Feature-Policy header now comes from the new REDASH_FEATURE_POLICY")
+        && note.source.0 == "v25.1.0:redash/settings/__init__.py:134"));
+}
+
+#[test]
+fn the_25_1_plan_says_the_version_check_still_reports_to_version_redash_io() {
+    let knowledge = knowledge();
+    let plan = plan_to_25_1(&knowledge);
+    let texts = hop_texts(&plan, 0);
+    assert!(
+        !texts.iter().any(|text| text.contains("version check")
+            && text.contains("removed")
+            && !text.contains("brought back")),
+        "25.1.0 still has the version check: {texts:#?}"
+    );
+    let step = plan.hops[0]
+        .steps
+        .iter()
+        .find(|step| step.text.contains("https://version.redash.io"))
+        .expect("a step names the host the version check reports to");
+    assert!(step.text.contains("REDASH_VERSION_CHECK=false"));
+    assert_eq!(
+        step.source.as_ref().map(|source| source.0.as_str()),
+        Some("v25.1.0:redash/tasks/schedule.py:82-83")
+    );
+    assert!(texts
+        .iter()
+        .any(|text| text.contains("usage counts") && text.contains("consent")));
+}
+
+fn advises_disabling_the_private_ip_block(text: &str) -> bool {
+    text.contains("set REDASH_ENFORCE_PRIVATE_IP_BLOCK=false")
+}
+
+#[test]
+fn a_plan_to_9_beta_does_not_advise_the_private_ip_setting_it_ignores() {
+    let knowledge = knowledge();
+    let beta = make_plan(&knowledge, "8", "9-beta").unwrap();
+    let texts = hop_texts(&beta, 0);
+    assert!(
+        !texts
+            .iter()
+            .any(|text| advises_disabling_the_private_ip_block(text)),
+        "{texts:#?}"
+    );
+    assert!(beta.hops[0].steps.iter().any(|step| step
+        .text
+        .starts_with("Do not count on REDASH_ENFORCE_PRIVATE_IP_BLOCK in 9.0.0-beta")));
+    assert!(beta.hops[0]
+        .known_bugs
+        .iter()
+        .any(|bug| bug.id == "private-ip-block-not-disableable-9-beta"));
+    // 10.x honours the variable: the same transition's advice is kept there.
+    let ten = make_plan(&knowledge, "8", "10").unwrap();
+    assert!(ten.hops[0]
+        .steps
+        .iter()
+        .any(|step| advises_disabling_the_private_ip_block(&step.text)));
+    assert!(!ten.hops[0]
+        .known_bugs
+        .iter()
+        .any(|bug| bug.id == "private-ip-block-not-disableable-9-beta"));
+}
+
+#[test]
+fn whether_a_plan_advises_a_variable_follows_the_release_data() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo_root().join("upgrade-paths"), dir.path());
+    let path = dir.path().join("releases/9.0.0-beta.json");
+    let mut release: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let variable = release["env"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|variable| variable["name"] == "REDASH_ENFORCE_PRIVATE_IP_BLOCK")
+        .unwrap();
+    assert!(variable
+        .as_object_mut()
+        .unwrap()
+        .remove("ignored")
+        .is_some());
+    std::fs::write(&path, serde_json::to_string_pretty(&release).unwrap()).unwrap();
+    let knowledge = KnowledgeBase::load(&Origin::Directory(dir.path().to_owned())).unwrap();
+    let plan = make_plan(&knowledge, "8", "9-beta").unwrap();
+    assert!(plan.hops[0]
+        .steps
+        .iter()
+        .any(|step| advises_disabling_the_private_ip_block(&step.text)));
+}
+
+fn bug_ids<'k>(plan: &UpgradePlan<'k>, hop: usize) -> Vec<&'k str> {
+    plan.hops[hop]
+        .known_bugs
+        .iter()
+        .map(|bug| bug.id.as_str())
+        .collect()
+}
+
+#[test]
+fn a_schedule_without_until_stops_refreshes_from_7_0_until_9_beta() {
+    let knowledge = knowledge();
+    let seven = make_plan(&knowledge, "6", "7").unwrap();
+    assert!(bug_ids(&seven, 0).contains(&"schedule-without-until-key"));
+    let eight = make_plan(&knowledge, "7", "8").unwrap();
+    assert!(bug_ids(&eight, 0).contains(&"schedule-without-until-key"));
+    let beta = make_plan(&knowledge, "8", "9-beta").unwrap();
+    let ids = bug_ids(&beta, 0);
+    assert!(!ids.contains(&"schedule-without-until-key"), "{ids:?}");
+    assert!(
+        ids.contains(&"schedule-without-until-key-disabled"),
+        "{ids:?}"
+    );
+    let bug = seven.hops[0]
+        .known_bugs
+        .iter()
+        .find(|bug| bug.id == "schedule-without-until-key")
+        .unwrap();
+    assert!(bug.effect.contains("refresh_queries"), "{}", bug.effect);
+}
+
+#[test]
+fn hops_up_to_9_beta_warn_that_create_db_stamps_an_existing_database() {
+    let knowledge = knowledge();
+    let beta = make_plan(&knowledge, "8", "9-beta").unwrap();
+    assert!(bug_ids(&beta, 0).contains(&"create-db-stamps-existing-database"));
+    let ten = make_plan(&knowledge, "9-beta", "10.0").unwrap();
+    assert!(!bug_ids(&ten, 0).contains(&"create-db-stamps-existing-database"));
+}
+
+#[test]
+fn every_hop_warns_against_running_the_setup_script_again() {
+    let knowledge = knowledge();
+    let plan = make_plan(&knowledge, "4.0.0", "latest").unwrap();
+    for hop in &plan.hops {
+        assert!(
+            hop.steps.iter().any(|step| step.phase == Phase::PreFlight
+                && step.text.contains("--overwrite")
+                && step
+                    .source
+                    .as_ref()
+                    .is_some_and(|source| source.0.starts_with("setup@"))),
+            "{}",
+            hop.id()
+        );
+    }
+}
+
+#[test]
+fn the_container_hostname_is_no_environment_change() {
+    let knowledge = knowledge();
+    for (from, to) in [("6", "7"), ("8", "10"), ("4.0.0", "latest")] {
+        let plan = make_plan(&knowledge, from, to).unwrap();
+        for hop in &plan.hops {
+            assert!(
+                !hop.env_changes
+                    .iter()
+                    .any(|change| change.name() == "HOSTNAME"),
+                "{}",
+                hop.id()
+            );
+        }
+    }
 }

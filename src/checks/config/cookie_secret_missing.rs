@@ -41,27 +41,32 @@ impl ConfigCheck for CookieSecretMissing {
         } else {
             Severity::Error
         };
-        Ok(hop
+        let unset: Vec<_> = hop
             .deployment
             .running_roles()
             .filter(|role| {
                 role.var("REDASH_COOKIE_SECRET")
                     .is_none_or(|value| value.is_empty())
             })
-            .map(|role| Report {
-                severity: Some(severity),
-                message: format!(
-                    "{} has no REDASH_COOKIE_SECRET ({})",
-                    role.name,
-                    if !has_default {
-                        format!("{} refuses to start without it", hop.plan.to.version)
-                    } else {
-                        "the public built-in default is used".to_owned()
-                    }
-                ),
-                location: Some(role.location.clone()),
-                help: "Set REDASH_COOKIE_SECRET on every role to the value in use now.".into(),
-            })
-            .collect())
+            .collect();
+        let Some(first) = unset.first() else {
+            return Ok(Vec::new());
+        };
+        let names: Vec<&str> = unset.iter().map(|role| role.name.as_str()).collect();
+        let (roles, plural) = super::role_list(&names);
+        Ok(vec![Report {
+            severity: Some(severity),
+            message: format!(
+                "{roles} {} no REDASH_COOKIE_SECRET ({})",
+                if plural { "have" } else { "has" },
+                if !has_default {
+                    format!("{} refuses to start without it", hop.plan.to.version)
+                } else {
+                    "the public built-in default is used".to_owned()
+                }
+            ),
+            location: Some(first.location.clone()),
+            help: "Set REDASH_COOKIE_SECRET on every role to the value in use now.".into(),
+        }])
     }
 }

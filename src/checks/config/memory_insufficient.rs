@@ -15,8 +15,8 @@ static META: CheckMeta = CheckMeta {
            knowledge base (server, worker container, scheduler, each with its source) and compares \
            them with the role's limit (compose memory limits, ECS container or task memory). \
            Without per-role limits, sums every role (times its replicas) against --host-memory \
-           and the release's recommended host minimum. Hops to releases the knowledge base has no \
-           figures for are not checked.",
+           and the release's recommended host minimum. Where the knowledge base has no figures for \
+           the target (9.0.0-beta) or only a host minimum (25.8.0, 26.3.0), it says so.",
     why: "10.0.0 moved workers to RQ processes of about 590 MiB each, and a 2 GB host that ran \
           8.0.0 starts swapping or gets containers OOM-killed mid-migration; upstream raised its \
           recommendation to 4 GB. Idle figures are a floor: large query results need headroom.",
@@ -29,13 +29,16 @@ impl ConfigCheck for MemoryInsufficient {
     fn meta(&self) -> &'static CheckMeta {
         &META
     }
-    fn applies(&self, hop: &HopContext<'_>) -> bool {
-        hop.plan.to.memory.is_some()
-    }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
         let Some(figures) = &hop.plan.to.memory else {
-            return Ok(Vec::new());
+            return Err(CannotRun(format!(
+                "the knowledge base has no memory figures for {}",
+                hop.plan.to.version
+            )));
         };
+        let per_role_figures = figures.server_mib.is_some()
+            || figures.worker_process_mib.is_some()
+            || figures.scheduler_mib.is_some();
         let estimate = |kind: RoleKind| -> Option<u64> {
             match kind {
                 RoleKind::Server => figures.server_mib,
@@ -73,17 +76,24 @@ impl ConfigCheck for MemoryInsufficient {
                 .sum();
             let minimum = host_minimum.unwrap_or(0).max(total);
             if host < minimum {
+                let need = if per_role_figures {
+                    format!("{} needs about {total} MiB for these roles at idle and upstream recommends at least {} MiB", hop.plan.to.version, host_minimum.unwrap_or(total))
+                } else {
+                    format!("upstream recommends at least {minimum} MiB for {} (the knowledge base has no per-role figures for it)", hop.plan.to.version)
+                };
                 reports.push(Report {
                     severity: None,
-                    message: format!(
-                        "the host has {host} MiB; {} needs about {total} MiB for these roles at idle and upstream recommends at least {} MiB",
-                        hop.plan.to.version,
-                        host_minimum.unwrap_or(total)
-                    ),
+                    message: format!("the host has {host} MiB; {need}"),
                     location: None,
                     help: format!("Move to a host with at least {minimum} MiB before the hop."),
                 });
             }
+        } else if !per_role_figures {
+            return Err(CannotRun(format!(
+                "the knowledge base has no per-role memory figures for {}, only a recommended host of at least {} MiB: give --host-memory to compare",
+                hop.plan.to.version,
+                host_minimum.map_or_else(|| "?".to_owned(), |mib| mib.to_string())
+            )));
         } else if !any_limit {
             return Err(CannotRun(
                 "no memory limits in the files and no --host-memory".into(),

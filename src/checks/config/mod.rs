@@ -21,39 +21,141 @@ pub mod variable_removed;
 pub mod workers_count_meaning_changed;
 
 use super::HopContext;
-use crate::inputs::{EnvValue, RoleKind};
+use crate::inputs::{EnvValue, Role, RoleKind};
+use crate::knowledge::model::JobSystem;
 
-/// The queues the deployment's workers (and, on Celery, its scheduler) consume on the hop's
-/// target release; `None` when the files name no worker at all.
-pub(crate) fn consumed_queues(hop: &HopContext<'_>) -> Option<Vec<String>> {
-    let deployment = hop.deployment;
-    deployment.roles_of(RoleKind::Worker).next()?;
+/// A role that consumes queues on the hop's target release, and the queues it consumes.
+pub(crate) struct Consumer<'a> {
+    pub role: &'a Role,
+    pub queues: Vec<String>,
+    /// The QUEUES value as the files give it, when set and not empty.
+    pub listed: Option<&'a EnvValue>,
+}
+
+/// The roles that consume queues on the hop's target release: every worker and, while the
+/// release runs Celery, every scheduler (its `scheduler` command starts a Celery worker with
+/// beat over its QUEUES). Empty when the files name no such role.
+pub(crate) fn consumers<'a>(hop: &HopContext<'a>) -> Vec<Consumer<'a>> {
     let target = hop.plan.to;
-    let mut consumers: Vec<_> = deployment.roles_of(RoleKind::Worker).collect();
-    if !hop.plan.target_is_rq() {
-        // A Celery scheduler runs a worker on its QUEUES too.
-        consumers.extend(deployment.roles_of(RoleKind::Scheduler));
+    let celery = !hop.plan.target_is_rq();
+    hop.deployment
+        .running_roles()
+        .filter(|role| {
+            role.kind == RoleKind::Worker || (celery && role.kind == RoleKind::Scheduler)
+        })
+        .map(|role| {
+            let defaults = if role.kind == RoleKind::Scheduler {
+                &target.queues.scheduler_default.queues
+            } else {
+                &target.queues.worker_default.queues
+            };
+            let listed = role.var("QUEUES").filter(|value| {
+                value
+                    .value
+                    .as_deref()
+                    .is_some_and(|text| !text.trim().is_empty())
+            });
+            // Unset and empty mean the same: `${QUEUES:-...}` on Celery, "all queues" on RQ.
+            let queues = match listed.and_then(|value| value.value.as_deref()) {
+                Some(text) => queue_names(text, target.job_system),
+                None => defaults.clone(),
+            };
+            Consumer {
+                role,
+                queues,
+                listed,
+            }
+        })
+        .collect()
+}
+
+/// The queues the deployment consumes on the hop's target release, sorted; `None` when no role
+/// consumes any (see [`consumers`]).
+pub(crate) fn consumed_queues(hop: &HopContext<'_>) -> Option<Vec<String>> {
+    let consumers = consumers(hop);
+    if consumers.is_empty() {
+        return None;
     }
-    let mut consumed = Vec::new();
-    for role in consumers {
-        let defaults = if role.kind == RoleKind::Scheduler {
-            &target.queues.scheduler_default.queues
-        } else {
-            &target.queues.worker_default.queues
-        };
-        let listed = role
-            .var("QUEUES")
-            .and_then(|value| value.value.as_deref())
-            .map(queue_list);
-        // Unset and empty mean the same: `${QUEUES:-...}` on Celery, "all queues" on RQ.
-        match listed {
-            Some(list) if !list.is_empty() => consumed.extend(list),
-            _ => consumed.extend(defaults.iter().cloned()),
-        }
-    }
+    let mut consumed: Vec<String> = consumers
+        .into_iter()
+        .flat_map(|consumer| consumer.queues)
+        .collect();
     consumed.sort();
     consumed.dedup();
     Some(consumed)
+}
+
+/// The queue names a worker of a release on `job_system` makes of a QUEUES value.
+///
+/// Celery releases run `celery worker -Q$QUEUES` from bash: quote characters inside the value
+/// are not quoting there, they stay in the names (`"queries,celery"` consumes `"queries` and
+/// `celery"`). RQ releases run `rq worker %(ENV_QUEUES)s` under supervisord, which splits the
+/// command the way a shell would: quotes group words into one argument and are removed
+/// (`"queries"` is `queries`, but `"schemas queries"` is one queue named `schemas queries`);
+/// each argument is then split on commas.
+pub(crate) fn queue_names(text: &str, job_system: JobSystem) -> Vec<String> {
+    let words = match job_system {
+        JobSystem::Celery => text.split_whitespace().map(str::to_owned).collect(),
+        JobSystem::Rq => shell_words(text),
+    };
+    words
+        .iter()
+        .flat_map(|word| word.split(','))
+        .filter(|queue| !queue.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Splits `text` into words as POSIX shells and Python's `shlex.split` do: blanks separate,
+/// single and double quotes group and are removed, a backslash escapes the next character
+/// (outside single quotes).
+fn shell_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut characters = text.chars();
+    while let Some(character) = characters.next() {
+        match (quote, character) {
+            (Some(open), close) if open == close => quote = None,
+            (Some('"'), '\\') | (None, '\\') => {
+                if let Some(next) = characters.next() {
+                    word.push(next);
+                }
+                in_word = true;
+            }
+            (Some(_), other) => word.push(other),
+            (None, '"' | '\'') => {
+                quote = Some(character);
+                in_word = true;
+            }
+            (None, blank) if blank.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, other) => {
+                word.push(other);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+/// Role names as a sentence's subject (`server`, `server and worker`, `server, worker and
+/// scheduler`) and whether the verb takes the plural: one finding for what every role shares.
+pub(crate) fn role_list(names: &[&str]) -> (String, bool) {
+    let text = match names {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    };
+    (text, names.len() > 1)
 }
 
 /// The first running role's value of a boolean setting, when it is on (`true`, `1`, `yes`, `on`).
@@ -79,4 +181,38 @@ pub(crate) fn queue_list(text: &str) -> Vec<String> {
         .filter(|queue| !queue.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{queue_names, JobSystem};
+
+    #[test]
+    fn rq_workers_read_queues_as_supervisord_splits_them() {
+        let rq = |text| queue_names(text, JobSystem::Rq);
+        assert_eq!(
+            rq("queries,scheduled_queries"),
+            ["queries", "scheduled_queries"]
+        );
+        assert_eq!(
+            rq("periodic emails default"),
+            ["periodic", "emails", "default"]
+        );
+        assert_eq!(rq("\"queries\""), ["queries"]);
+        assert_eq!(
+            rq("\"schemas queries\" periodic"),
+            ["schemas queries", "periodic"]
+        );
+        assert_eq!(rq("'a,b' c"), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn celery_workers_keep_quote_characters_in_names() {
+        let celery = |text| queue_names(text, JobSystem::Celery);
+        assert_eq!(
+            celery("queries,scheduled_queries,celery"),
+            ["queries", "scheduled_queries", "celery"]
+        );
+        assert_eq!(celery("\"queries,celery\""), ["\"queries", "celery\""]);
+    }
 }

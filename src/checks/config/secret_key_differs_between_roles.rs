@@ -10,7 +10,8 @@ static META: CheckMeta = CheckMeta {
     severity: Severity::Error,
     trigger: Trigger::OncePerPlan,
     summary: "roles run with different REDASH_SECRET_KEY or REDASH_COOKIE_SECRET",
-    what: "Compares REDASH_SECRET_KEY and REDASH_COOKIE_SECRET across the server, workers and \
+    what: "Once the plan reaches a release that stores credentials encrypted (7.0.0 and later), \
+           compares REDASH_SECRET_KEY and REDASH_COOKIE_SECRET across the server, workers and \
            scheduler: their values where the files hold them, or whether each role sets them at \
            all. Values are compared, never printed.",
     why: "The server encrypts data-source credentials that workers decrypt to run queries, and \
@@ -28,6 +29,14 @@ static META: CheckMeta = CheckMeta {
 impl ConfigCheck for SecretKeyDiffersBetweenRoles {
     fn meta(&self) -> &'static CheckMeta {
         &META
+    }
+    /// Before stored credentials are encrypted (7.0.0), only the server reads a secret (for its
+    /// sessions): roles may differ without harm until the plan reaches a release that encrypts.
+    fn applies(&self, hop: &HopContext<'_>) -> bool {
+        hop.knowledge
+            .schema_of(&hop.plan.to.version)
+            .and_then(|schema| schema.table("data_sources"))
+            .is_some_and(|table| table.column("encrypted_options").is_some())
     }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
         let roles: Vec<_> = hop.deployment.running_roles().collect();

@@ -42,20 +42,28 @@ impl ConfigCheck for SecretKeyUnset {
             .map(|trigger| trigger.text.as_str())
             .collect::<Vec<_>>()
             .join(" and ");
-        Ok(hop
+        let unset: Vec<_> = hop
             .deployment
             .running_roles()
-            .filter(|role| role.var("REDASH_SECRET_KEY").is_none_or(|value| value.is_empty()))
-            .map(|role| Report {
-                severity: None,
-                message: format!(
-                    "{} has no REDASH_SECRET_KEY: the {} hop runs the {what} with REDASH_COOKIE_SECRET instead",
-                    role.name,
-                    hop.plan.to.version
-                ),
-                location: Some(role.location.clone()),
-                help: "Set REDASH_SECRET_KEY on every role to the current REDASH_COOKIE_SECRET value before migrating.".into(),
+            .filter(|role| {
+                role.var("REDASH_SECRET_KEY")
+                    .is_none_or(|value| value.is_empty())
             })
-            .collect())
+            .collect();
+        let Some(first) = unset.first() else {
+            return Ok(Vec::new());
+        };
+        let names: Vec<&str> = unset.iter().map(|role| role.name.as_str()).collect();
+        let (roles, plural) = super::role_list(&names);
+        Ok(vec![Report {
+            severity: None,
+            message: format!(
+                "{roles} {} no REDASH_SECRET_KEY: the {} hop runs the {what} with REDASH_COOKIE_SECRET instead",
+                if plural { "have" } else { "has" },
+                hop.plan.to.version
+            ),
+            location: Some(first.location.clone()),
+            help: "Set REDASH_SECRET_KEY on every role to the current REDASH_COOKIE_SECRET value before migrating.".into(),
+        }])
     }
 }

@@ -32,23 +32,66 @@ impl ConfigCheck for WorkersCountMeaningChanged {
         hop.plan.from.job_system == JobSystem::Celery && hop.plan.to.job_system == JobSystem::Rq
     }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
-        Ok(hop
-            .deployment
-            .roles_of(RoleKind::Worker)
-            .filter_map(|role| {
-                let count = role.var("WORKERS_COUNT")?;
-                Some(Report {
+        let workers: Vec<_> = hop.deployment.roles_of(RoleKind::Worker).collect();
+        // Queues only RQ releases have: a worker that already lists one was laid out for RQ,
+        // and its WORKERS_COUNT already counts processes.
+        let new_queues: Vec<&str> = hop
+            .plan
+            .to
+            .queues
+            .receiving_jobs
+            .iter()
+            .map(|queue| queue.name.as_str())
+            .filter(|name| {
+                !hop.plan
+                    .from
+                    .queues
+                    .receiving_jobs
+                    .iter()
+                    .any(|old| old.name == *name)
+            })
+            .collect();
+        let rq_shaped = workers.iter().any(|role| {
+            role.var("QUEUES")
+                .and_then(|value| value.value.as_deref())
+                .is_some_and(|text| {
+                    super::queue_names(text, JobSystem::Rq)
+                        .iter()
+                        .any(|queue| new_queues.contains(&queue.as_str()))
+                })
+        });
+        if rq_shaped {
+            return Ok(Vec::new());
+        }
+        // One finding per value, naming every worker that sets it.
+        let mut by_value: Vec<(Option<&str>, Vec<&crate::inputs::Role>)> = Vec::new();
+        for role in workers {
+            let Some(count) = role.var("WORKERS_COUNT") else {
+                continue;
+            };
+            let value = count.value.as_deref();
+            match by_value.iter_mut().find(|(known, _)| *known == value) {
+                Some((_, roles)) => roles.push(role),
+                None => by_value.push((value, vec![role])),
+            }
+        }
+        Ok(by_value
+            .into_iter()
+            .map(|(value, roles)| {
+                let names: Vec<&str> = roles.iter().map(|role| role.name.as_str()).collect();
+                let (subject, plural) = super::role_list(&names);
+                Report {
                     severity: None,
                     message: format!(
-                        "{} sets WORKERS_COUNT={}: Celery concurrency on {}, RQ worker processes on {}",
-                        role.name,
-                        count.value.as_deref().unwrap_or("(from a secret)"),
+                        "{subject} {} WORKERS_COUNT={}: Celery concurrency on {}, RQ worker processes on {}",
+                        if plural { "set" } else { "sets" },
+                        value.unwrap_or("(from a secret)"),
                         hop.plan.from.version,
                         hop.plan.to.version
                     ),
-                    location: Some(count.location.clone()),
+                    location: roles[0].var("WORKERS_COUNT").map(|count| count.location.clone()),
                     help: "Re-size WORKERS_COUNT as a number of processes and check the memory limit.".into(),
-                })
+                }
             })
             .collect())
     }

@@ -40,6 +40,20 @@ pub struct Scan {
     pub estimate: Option<u64>,
 }
 
+/// The secret stored credentials are encrypted with, and where the operator gave it. The value
+/// is never printed; `origin` is (`--secret-key-env OLD_KEY`, `REDASH_SECRET_KEY in prod.env:3`).
+#[derive(Clone)]
+pub struct SecretKey {
+    pub value: String,
+    pub origin: String,
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "SecretKey(from {}, value hidden)", self.origin)
+    }
+}
+
 /// What a [`Scan`] found.
 pub struct Scanned<T> {
     pub rows: u64,
@@ -55,7 +69,7 @@ pub struct LiveDatabase {
     /// export one (scans then run one after another on the main connection).
     snapshot: Option<String>,
     detection: Detection,
-    secret_key: Option<String>,
+    secret_key: Option<SecretKey>,
     quick: bool,
     progress: Progress,
 }
@@ -67,7 +81,7 @@ impl LiveDatabase {
         session: ReadOnlySession,
         snapshot: Option<String>,
         detection: Detection,
-        secret_key: Option<String>,
+        secret_key: Option<SecretKey>,
         quick: bool,
         progress: Progress,
     ) -> LiveDatabase {
@@ -93,8 +107,8 @@ impl LiveDatabase {
     }
 
     /// The secret data sources are encrypted with, when the operator gave it (never printed).
-    pub fn secret_key(&self) -> Option<&str> {
-        self.secret_key.as_deref()
+    pub fn secret_key(&self) -> Option<&SecretKey> {
+        self.secret_key.as_ref()
     }
 
     /// Whether big tables are sampled instead of read in full.

@@ -17,7 +17,9 @@ pub mod table_rewrite_size;
 pub mod user_details_will_be_lost;
 pub mod widget_position_not_integer;
 
-pub use live::{copy_field, copy_fields, copy_id, name_rows, LiveDatabase, Scan, Scanned};
+pub use live::{
+    copy_field, copy_fields, copy_id, name_rows, LiveDatabase, Scan, Scanned, SecretKey,
+};
 
 use sqlx::Row as _;
 

@@ -12,12 +12,16 @@ static META: CheckMeta = CheckMeta {
     summary: "the PostgreSQL server is older than the target release needs",
     what: "Compares the server's version with the minimum the knowledge base gives for the \
            target release (with its source: what upstream ran, and what its libraries require).",
-    why: "From 25.1.0 Redash uses SQLAlchemy-Searchable 1.2, which needs PostgreSQL 9.6; a migration \
-          was reported failing with a syntax error on 9.6-era servers. Upgrading PostgreSQL is a \
-          project of its own and must come before the Redash hop, not during it.",
+    why: "From 25.1.0 Redash uses SQLAlchemy-Searchable 1.2, whose SQL slices arrays with an \
+          omitted upper bound, which PostgreSQL accepts only from 9.6: on 9.5 and older the \
+          search migration fails with a syntax error and the hop rolls back. Upgrading \
+          PostgreSQL is a project of its own and must come before the Redash hop, not during it.",
     fix: "Upgrade PostgreSQL first (pg_upgrade or dump and restore into a newer server), then \
           run the Redash hop.",
-    references: &["v25.1.0:pyproject.toml"],
+    references: &[
+        "v25.1.0:pyproject.toml",
+        "https://github.com/falcony-io/sqlalchemy-searchable/issues/70",
+    ],
 };
 
 /// `9.6` -> 90600, `15` -> 150000, as `server_version_num` counts.

@@ -46,8 +46,9 @@ impl DatabaseCheck for SecretKeyCannotDecrypt {
         let Some(secret) = database.secret_key() else {
             return Ok(Vec::new());
         };
-        let key = FernetKey::from_secret(secret);
-        let mut reports = Vec::new();
+        let key = FernetKey::from_secret(&secret.value);
+        let mut failing: Vec<(&str, Vec<i64>)> = Vec::new();
+        let mut encrypted_rows = 0;
         for table in ["data_sources", "notification_destinations"] {
             if !database.has_column(table, "encrypted_options") {
                 continue;
@@ -60,23 +61,46 @@ impl DatabaseCheck for SecretKeyCannotDecrypt {
                     ))),
                 )
                 .await?;
+            encrypted_rows += rows.len();
             let ids: Vec<i64> = rows
                 .iter()
                 .filter(|row| key.decrypt(&row.get::<Vec<u8>, _>(1)).is_err())
                 .map(|row| row.get(0))
                 .collect();
             if !ids.is_empty() {
-                reports.push(Report {
-                    severity: None,
-                    message: format!(
-                        "{table} rows the given secret cannot decrypt: {}",
-                        name_rows(&ids, ids.len())
-                    ),
-                    location: None,
-                    help: "Re-encrypt them with the secret the deployment uses before the hop."
-                        .into(),
-                });
+                failing.push((table, ids));
             }
+        }
+        let failed: usize = failing.iter().map(|(_, ids)| ids.len()).sum();
+        if failed > 0 && failed == encrypted_rows {
+            // Not one row decrypts: the key is wrong, not the rows.
+            return Ok(vec![Report {
+                severity: None,
+                message: format!(
+                    "none of the {encrypted_rows} encrypted rows ({}) decrypts with the secret from {}: it is probably not the key this deployment encrypts with",
+                    failing
+                        .iter()
+                        .map(|(table, _)| *table)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    secret.origin
+                ),
+                location: None,
+                help: "Give the secret the running deployment uses (REDASH_SECRET_KEY, or REDASH_COOKIE_SECRET where it is unset) and run the check again; re-encrypt nothing until then.".into(),
+            }]);
+        }
+        let mut reports = Vec::new();
+        for (table, ids) in failing {
+            reports.push(Report {
+                severity: None,
+                message: format!(
+                    "{table} rows the secret from {} cannot decrypt: {}",
+                    secret.origin,
+                    name_rows(&ids, ids.len())
+                ),
+                location: None,
+                help: "Re-encrypt them with the secret the deployment uses before the hop.".into(),
+            });
         }
         Ok(reports)
     }

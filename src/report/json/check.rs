@@ -8,11 +8,13 @@ pub fn findings_json(report: &CheckReport) -> Value {
     json!({
         "type": "check",
         "hops": report.hops,
+        "assumed": report.assumptions,
         "findings": report.findings,
         "summary": {
             "errors": report.count(Severity::Error),
             "warnings": report.count(Severity::Warning),
             "infos": report.count(Severity::Info),
+            "not_run": report.not_run(),
         },
     })
 }

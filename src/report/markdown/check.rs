@@ -8,6 +8,10 @@ pub fn findings_markdown(out: &mut dyn Write, report: &CheckReport) -> std::io::
     writeln!(out, "# Configuration fixes before the upgrade")?;
     writeln!(out)?;
     writeln!(out, "{}", super::super::describe::summary_line(report))?;
+    for assumption in &report.assumptions {
+        writeln!(out)?;
+        writeln!(out, "_Assumed: {assumption}._")?;
+    }
     for (hop, list) in report.by_hop() {
         writeln!(out)?;
         writeln!(out, "## {} -> {}", hop.from, hop.to)?;
@@ -26,6 +30,14 @@ pub fn findings_markdown(out: &mut dyn Write, report: &CheckReport) -> std::io::
                 "- [ ] **{}** `{}`{place}: {} Fix: {}",
                 finding.severity, finding.code, finding.message, finding.help
             )?;
+        }
+    }
+    if report.not_run() > 0 {
+        writeln!(out)?;
+        writeln!(out, "## Checks that could not run")?;
+        writeln!(out)?;
+        for finding in report.could_not_run() {
+            writeln!(out, "- {}", finding.message)?;
         }
     }
     Ok(())

@@ -7,6 +7,11 @@ use crate::report::{wrap, TEXT_WIDTH};
 
 pub fn findings_text(out: &mut dyn Write, report: &CheckReport) -> std::io::Result<()> {
     writeln!(out, "Checked: {}", report.inputs.join(", "))?;
+    for assumption in &report.assumptions {
+        for line in wrap(assumption, TEXT_WIDTH, "Assumed: ", "         ") {
+            writeln!(out, "{line}")?;
+        }
+    }
     for (hop, list) in report.by_hop() {
         writeln!(out)?;
         writeln!(out, "Hop {} -> {}", hop.from, hop.to)?;
@@ -26,6 +31,16 @@ pub fn findings_text(out: &mut dyn Write, report: &CheckReport) -> std::io::Resu
             for line in wrap(&finding.help, TEXT_WIDTH, "      fix: ", "           ") {
                 writeln!(out, "{line}")?;
             }
+        }
+    }
+    if report.not_run() > 0 {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Could not run (give the input, or see `redash-upgrade explain CODE`):"
+        )?;
+        for finding in report.could_not_run() {
+            writeln!(out, "  {}", finding.message)?;
         }
     }
     writeln!(out)?;
