@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::checks::db::SecretKey;
 use crate::checks::{self, Levels, Severity, UnknownCode};
 use crate::db::{parse_duration, DatabaseUrl, Timeouts, UrlError};
+use crate::detect::{BaselineError, DriftBaseline};
 use crate::engine::{self, CheckRequest, DatabaseTarget, EngineError};
 use crate::inputs::DeploymentFiles;
 use crate::knowledge::{KnowledgeBase, KnowledgeError, Origin};
@@ -103,6 +104,9 @@ pub struct CheckArgs {
     /// Fail (exit 1) when a check could not run for want of input, as a CI gate should
     #[arg(long)]
     pub require_all: bool,
+    /// Accept the drift this baseline file lists (written by `detect --write-baseline`)
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
     #[command(flatten)]
     pub connect: ConnectArgs,
     /// Output format
@@ -135,6 +139,13 @@ fn parse_host_memory(text: &str) -> Result<u64, String> {
 pub struct DetectArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
+    /// Accept the drift this baseline file lists (written by --write-baseline)
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Write every extra table, column, index, constraint and trigger found to FILE as a drift
+    /// baseline, to accept them from now on (FILE must not exist yet)
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     pub format: ListFormat,
@@ -190,6 +201,15 @@ pub struct PlanArgs {
     /// The release to reach: as --from, or latest
     #[arg(long, value_name = "VERSION", default_value = "latest")]
     pub to: String,
+    /// The deployment's docker-compose file: the steps are written for compose
+    #[arg(long, value_name = "PATH")]
+    pub compose: Option<PathBuf>,
+    /// An ECS task definition of the deployment (repeatable): the steps are written for ECS
+    #[arg(long, value_name = "PATH")]
+    pub ecs_task_def: Vec<PathBuf>,
+    /// An .env file applied to every role (repeatable): the environment step names what it sets
+    #[arg(long, value_name = "PATH")]
+    pub env_file: Vec<PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
@@ -284,6 +304,8 @@ pub enum CliError {
     SecretVariableUnset(String),
     #[error("{0} needs a database: give --database-url or set REDASH_DATABASE_URL")]
     DatabaseNeeded(&'static str),
+    #[error(transparent)]
+    Baseline(#[from] BaselineError),
     #[error("failed to write the output")]
     Output(#[from] std::io::Error),
 }
@@ -298,7 +320,24 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
     let knowledge = KnowledgeBase::load(&origin)?;
     let (rendered, code) = match &cli.command {
         Command::Plan(args) => {
-            let plan = plan::plan(&knowledge, &args.from, &args.to)?;
+            let files = DeploymentFiles {
+                env_files: args.env_file.clone(),
+                compose: args.compose.clone(),
+                ecs_task_definitions: args.ecs_task_def.clone(),
+                ..DeploymentFiles::default()
+            };
+            let given = files.compose.is_some()
+                || !files.ecs_task_definitions.is_empty()
+                || !files.env_files.is_empty();
+            let deployment = if given {
+                Some(files.read().map_err(EngineError::from)?)
+            } else {
+                None
+            };
+            let mut plan = plan::plan_for(&knowledge, &args.from, &args.to, deployment.as_ref())?;
+            if args.format == PlanFormat::Markdown {
+                plan.date = Some(plan::plan_date()?);
+            }
             let rendered = report::render(args.format.into(), &Document::Plan(&plan))?;
             (rendered, exit::SUCCESS)
         }
@@ -311,7 +350,41 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
                 .connect
                 .target(Timeouts::default().statement)?
                 .ok_or(CliError::DatabaseNeeded("detect"))?;
-            let detection = engine::block_on(engine::detect(&knowledge, &target))?;
+            let baseline = args
+                .baseline
+                .as_deref()
+                .map(DriftBaseline::read)
+                .transpose()?;
+            let mut detection =
+                engine::block_on(engine::detect(&knowledge, &target, baseline.as_ref()))?;
+            if let Some(path) = &args.write_baseline {
+                let mut extras = detection.accepted_drift.clone();
+                extras
+                    .extra_tables
+                    .extend(detection.drift.extra_tables.iter().cloned());
+                extras
+                    .extra_columns
+                    .extend(detection.drift.extra_columns.iter().cloned());
+                extras
+                    .extra_indexes
+                    .extend(detection.drift.extra_indexes.iter().cloned());
+                extras
+                    .extra_constraints
+                    .extend(detection.drift.extra_constraints.iter().cloned());
+                extras
+                    .extra_triggers
+                    .extend(detection.drift.extra_triggers.iter().cloned());
+                let written = DriftBaseline::accepting(&extras, &detection.database);
+                written.write_new(path)?;
+                detection.accept(&written);
+                let mut stderr = std::io::stderr();
+                let _ = writeln!(
+                    stderr,
+                    "wrote {} accepting {} object(s)",
+                    path.display(),
+                    detection.accepted_drift.count()
+                );
+            }
             let code = if detection.needs_attention() {
                 exit::BLOCKING_FINDINGS
             } else {
@@ -397,6 +470,11 @@ fn check_request(args: &CheckArgs) -> Result<CheckRequest, CliError> {
         database,
         secret_key,
         quick: args.quick,
+        baseline: args
+            .baseline
+            .as_deref()
+            .map(DriftBaseline::read)
+            .transpose()?,
         levels,
         progress: Progress::for_this_process(),
     })

@@ -6,7 +6,7 @@ use std::future::Future;
 use crate::checks::db::SecretKey;
 use crate::checks::{self, CheckReport, Levels, LiveDatabase};
 use crate::db::{DatabaseUrl, DbError, ReadOnlySession, Timeouts};
-use crate::detect::{self, DetectError, Detection};
+use crate::detect::{self, DetectError, Detection, DriftBaseline};
 use crate::inputs::{Deployment, DeploymentFiles, InputError};
 use crate::knowledge::model::Release;
 use crate::knowledge::KnowledgeBase;
@@ -59,6 +59,8 @@ pub struct CheckRequest {
     pub secret_key: Option<SecretKey>,
     /// Sample big tables instead of reading them in full.
     pub quick: bool,
+    /// The drift the operator accepts.
+    pub baseline: Option<DriftBaseline>,
     pub levels: Levels,
     pub progress: Progress,
 }
@@ -78,15 +80,21 @@ pub fn block_on<T>(work: impl Future<Output = Result<T, EngineError>>) -> Result
     })
 }
 
-/// `detect`: which release the database is at, read in one read-only transaction.
+/// `detect`: which release the database is at, read in one read-only transaction, with the
+/// drift `baseline` accepts set apart.
 pub async fn detect(
     knowledge: &KnowledgeBase,
     target: &DatabaseTarget,
+    baseline: Option<&DriftBaseline>,
 ) -> Result<Detection, EngineError> {
     let mut session = ReadOnlySession::open(&target.url, target.timeouts).await?;
     let detection = detect::detect(knowledge, &mut session).await;
     session.close().await;
-    Ok(detection?)
+    let mut detection = detection?;
+    if let Some(baseline) = baseline {
+        detection.accept(baseline);
+    }
+    Ok(detection)
 }
 
 /// `check`: reads the deployment's files (and the database, when given), plans from the
@@ -130,7 +138,10 @@ pub async fn check(
             // transaction when the connection closes.
             let (mut session, snapshot) =
                 ReadOnlySession::open_exporting(&target.url, target.timeouts).await?;
-            let detection = detect::detect(knowledge, &mut session).await?;
+            let mut detection = detect::detect(knowledge, &mut session).await?;
+            if let Some(baseline) = &request.baseline {
+                detection.accept(baseline);
+            }
             let (from, assumption) =
                 from_of_database(knowledge, request.from.as_deref(), &detection, &deployment)?;
             assumptions.extend(assumption);

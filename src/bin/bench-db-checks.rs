@@ -76,6 +76,7 @@ fn main() -> anyhow::Result<()> {
                 origin: "the fixture's key".into(),
             }),
             quick: false,
+            baseline: None,
             levels: Levels::default(),
             progress: Progress::hidden(),
         };

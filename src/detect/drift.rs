@@ -24,7 +24,8 @@ pub struct Drift {
     pub missing_types: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ColumnRef {
     pub table: String,
     pub column: String,
@@ -41,7 +42,8 @@ pub struct ChangedColumn {
 }
 
 /// An index, constraint or trigger: its table, its name and what it covers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ObjectRef {
     pub table: String,
     pub name: String,

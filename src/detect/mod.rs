@@ -1,6 +1,7 @@
 //! Which release a metadata database is at: its alembic stamp, checked against the schema it
 //! actually has.
 
+mod baseline;
 mod drift;
 
 use semver::Version;
@@ -13,6 +14,7 @@ use crate::db::{DbError, ReadOnlySession};
 use crate::knowledge::schema::ReleaseSchema;
 use crate::knowledge::KnowledgeBase;
 
+pub use baseline::{BaselineError, DriftBaseline};
 pub use drift::{compare, ChangedColumn, ColumnRef, Drift, ObjectRef, Variance};
 
 /// What `alembic_version` holds.
@@ -64,7 +66,10 @@ pub struct Detection {
     pub disagreement: Option<StampDisagreement>,
     /// The release whose schema the database was compared with.
     pub compared_with: Option<Version>,
+    /// Drift no baseline accepts.
     pub drift: Drift,
+    /// Drift the operator's baseline accepts (empty without one).
+    pub accepted_drift: Drift,
     pub variance: Vec<Variance>,
     pub server: ServerFacts,
     pub orgs: Option<i64>,
@@ -73,6 +78,13 @@ pub struct Detection {
 }
 
 impl Detection {
+    /// Moves the drift `baseline` accepts out of [`Detection::drift`].
+    pub fn accept(&mut self, baseline: &DriftBaseline) {
+        let (rest, accepted) = baseline.split(std::mem::take(&mut self.drift));
+        self.drift = rest;
+        self.accepted_drift = accepted;
+    }
+
     /// Whether a script should stop: the stamp is unusable or contradicted, or there is drift.
     pub fn needs_attention(&self) -> bool {
         self.stamp_state != StampState::Ok
@@ -255,6 +267,7 @@ fn judge(knowledge: &KnowledgeBase, observed: Observed, database: String) -> Det
         disagreement,
         compared_with: schema.releases.last().cloned(),
         drift: drift.clone(),
+        accepted_drift: Drift::default(),
         variance: variance.clone(),
         server: observed.server,
         orgs: observed.orgs,

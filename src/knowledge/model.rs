@@ -298,6 +298,29 @@ pub struct RequiredAction {
     /// hops whose target reads the variable and honours it (its `env` entry has no `ignored`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sets_env: Option<String>,
+    /// The kind of deployment the action is written for; absent when it applies to every kind.
+    /// A plan fitted to a deployment keeps only the actions of its kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+}
+
+/// How a deployment runs its containers, as far as the wording of a step depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Platform {
+    /// docker compose (the official setup's layout).
+    Compose,
+    /// Amazon ECS task definitions and services.
+    Ecs,
+}
+
+impl Platform {
+    pub fn name(self) -> &'static str {
+        match self {
+            Platform::Compose => "compose",
+            Platform::Ecs => "ECS",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -362,6 +385,11 @@ pub struct EnvVarDoc {
     pub secret: bool,
     pub meaning: String,
     pub source: Source,
+    /// Set when the releases before the variable lack what it turns on, so that an operator
+    /// upgrading from one of them most likely wants to set it: what those releases lack, and
+    /// where upstream says so. The plan flags the variable on the hop that adds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wanted: Option<Note>,
 }
 
 /// `upgrade-paths/policy.json`: how the planner chooses where to stop.

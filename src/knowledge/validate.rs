@@ -335,6 +335,7 @@ fn env_catalog(knowledge: &KnowledgeBase, collector: &mut Collector) {
             collector.report(format!("{} listed twice", doc.name));
         }
         collector.source(&doc.name, &doc.source);
+        collector.notes(&format!("{} wanted", doc.name), doc.wanted.as_slice());
         let read_somewhere = knowledge
             .releases
             .iter()

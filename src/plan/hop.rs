@@ -5,17 +5,20 @@ use std::collections::BTreeSet;
 use semver::Version;
 
 use crate::knowledge::model::{
-    ActionTiming, CheckTrigger, EnvRename, JobSystem, KnownBug, MemoryFigures, Note, Release,
-    RequiredAction, Revision, Source, Transition,
+    ActionTiming, CheckTrigger, EnvRename, JobSystem, KnownBug, MemoryFigures, Note, Platform,
+    Release, RequiredAction, Revision, Source, Transition,
 };
 use crate::knowledge::KnowledgeBase;
 
+use super::fit::DeploymentFit;
 use super::StopReason;
 
 /// When in the hop a step is done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
     PreFlight,
+    /// Before the window, on a restored copy of the metadata DB, with production running.
+    Rehearse,
     Snapshot,
     Migrate,
     Verify,
@@ -25,14 +28,16 @@ impl Phase {
     pub fn name(self) -> &'static str {
         match self {
             Phase::PreFlight => "pre-flight",
+            Phase::Rehearse => "rehearse",
             Phase::Snapshot => "snapshot",
             Phase::Migrate => "migrate",
             Phase::Verify => "verify",
         }
     }
 
-    pub const ALL: [Phase; 4] = [
+    pub const ALL: [Phase; 5] = [
         Phase::PreFlight,
+        Phase::Rehearse,
         Phase::Snapshot,
         Phase::Migrate,
         Phase::Verify,
@@ -44,28 +49,41 @@ pub struct Step {
     pub phase: Phase,
     pub text: String,
     pub source: Option<Source>,
+    /// The kind of deployment the step is written for; `None` when it applies to every kind.
+    pub platform: Option<Platform>,
 }
 
 /// A difference in the environment variables the two releases read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnvChange {
+    /// Optional by construction: a variable the older release does not read has no setting
+    /// the operator must carry over.
     Added {
         name: String,
         default: Option<String>,
         secret: bool,
         source: Source,
+        /// What the variable does, where `env-vars.json` says.
+        meaning: Option<String>,
+        /// Why an operator of the older release most likely wants it, where `env-vars.json`
+        /// records what the releases before the variable lack.
+        wanted: Option<Note>,
     },
     Removed {
         name: String,
         secret: bool,
         source: Source,
+        meaning: Option<String>,
     },
+    /// A default that changed; `new: None` means the variable lost its default and must now be
+    /// set.
     DefaultChanged {
         name: String,
         old: Option<String>,
         new: Option<String>,
         secret: bool,
         source: Source,
+        meaning: Option<String>,
     },
     Renamed {
         from: String,
@@ -91,6 +109,35 @@ impl EnvChange {
             EnvChange::Removed { .. } => "removed",
             EnvChange::DefaultChanged { .. } => "default-changed",
             EnvChange::Renamed { .. } => "renamed",
+        }
+    }
+
+    /// Whether the operator must act on the change: a variable removed or renamed, a default
+    /// that changed, a variable that became required. An added variable is optional.
+    pub fn needs_action(&self) -> bool {
+        !matches!(self, EnvChange::Added { .. })
+    }
+
+    /// Whether the variable lost its default, so that the new release needs it set.
+    pub fn now_required(&self) -> bool {
+        matches!(self, EnvChange::DefaultChanged { new: None, .. })
+    }
+
+    /// Why an operator most likely wants an added variable, when the knowledge base says.
+    pub fn wanted(&self) -> Option<&Note> {
+        match self {
+            EnvChange::Added { wanted, .. } => wanted.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// What the variable does, when the knowledge base says (for a rename: the new name).
+    pub fn meaning(&self) -> Option<&str> {
+        match self {
+            EnvChange::Added { meaning, .. }
+            | EnvChange::Removed { meaning, .. }
+            | EnvChange::DefaultChanged { meaning, .. } => meaning.as_deref(),
+            EnvChange::Renamed { .. } => None,
         }
     }
 }
@@ -223,6 +270,25 @@ impl<'k> HopPlan<'k> {
         self.to.image.tag.as_deref()
     }
 
+    /// The environment changes the operator must act on, in the order of `env_changes`.
+    pub fn env_to_act_on(&self) -> Vec<&EnvChange> {
+        self.env_changes
+            .iter()
+            .filter(|change| change.needs_action())
+            .collect()
+    }
+
+    /// The added variables, the flagged ones (most likely wanted) first.
+    pub fn env_added(&self) -> Vec<&EnvChange> {
+        let mut added: Vec<&EnvChange> = self
+            .env_changes
+            .iter()
+            .filter(|change| !change.needs_action())
+            .collect();
+        added.sort_by_key(|change| change.wanted().is_none());
+        added
+    }
+
     pub fn rollback_command(&self) -> String {
         format!(
             "pg_restore --clean --if-exists --no-owner --dbname \"$REDASH_DATABASE_URL\" {}",
@@ -250,6 +316,7 @@ pub(super) fn plan_hop<'k>(
     from: &'k Release,
     to: &'k Release,
     reason: StopReason,
+    fit: Option<&DeploymentFit>,
 ) -> HopPlan<'k> {
     let transitions = knowledge.transitions_between(&from.version, &to.version);
     let graph = knowledge.graph_at(&to.version);
@@ -268,7 +335,7 @@ pub(super) fn plan_hop<'k>(
         steps: Vec::new(),
         snapshot_file,
     };
-    hop.steps = steps(knowledge, &hop);
+    hop.steps = steps(knowledge, &hop, fit);
     hop
 }
 
@@ -278,6 +345,7 @@ fn env_changes(
     to: &Release,
     transitions: &[&Transition],
 ) -> Vec<EnvChange> {
+    let meaning = |name: &str| knowledge.env_doc(name).map(|doc| doc.meaning.clone());
     let renames: Vec<&EnvRename> = transitions
         .iter()
         .flat_map(|transition| transition.env_renamed.iter())
@@ -302,6 +370,10 @@ fn env_changes(
                     default: variable.default.clone(),
                     secret,
                     source: variable.source.clone(),
+                    meaning: meaning(&variable.name),
+                    wanted: knowledge
+                        .env_doc(&variable.name)
+                        .and_then(|doc| doc.wanted.clone()),
                 })
             }
             Some(old) if old.default != variable.default => {
@@ -311,6 +383,7 @@ fn env_changes(
                     new: variable.default.clone(),
                     secret,
                     source: variable.source.clone(),
+                    meaning: meaning(&variable.name),
                 })
             }
             _ => {}
@@ -323,6 +396,7 @@ fn env_changes(
                 name: variable.name.clone(),
                 secret: knowledge.is_secret(&variable.name),
                 source: variable.source.clone(),
+                meaning: meaning(&variable.name),
             });
         }
     }
@@ -358,62 +432,154 @@ fn role_names(release: &Release) -> String {
         .join(", ")
 }
 
-fn steps(knowledge: &KnowledgeBase, hop: &HopPlan<'_>) -> Vec<Step> {
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn count(number: usize, one: &str, many: &str) -> String {
+    format!("{number} {}", if number == 1 { one } else { many })
+}
+
+/// The steps of a hop, in the order they are pushed; a step written for another kind of
+/// deployment than the one given is left out.
+struct Steps<'f> {
+    list: Vec<Step>,
+    fit: Option<&'f DeploymentFit>,
+}
+
+impl Steps<'_> {
+    fn push(&mut self, phase: Phase, text: String, source: Option<&Source>) {
+        self.push_for(phase, None, text, source);
+    }
+
+    fn push_for(
+        &mut self,
+        phase: Phase,
+        platform: Option<Platform>,
+        text: String,
+        source: Option<&Source>,
+    ) {
+        if DeploymentFit::keeps(self.fit, platform) {
+            self.list.push(Step {
+                phase,
+                text,
+                source: source.cloned(),
+                platform,
+            });
+        }
+    }
+}
+
+/// The Python major version a release runs (`2.7` -> `2`).
+fn python_major(release: &Release) -> &str {
+    release.python.version.split('.').next().unwrap_or("")
+}
+
+/// The variables a rehearsal sets so that the copy reaches no one, with the value and what it
+/// stops. Each is named only where the target release reads it.
+const REHEARSAL_SETTINGS: [(&str, &str, &str); 5] = [
+    (
+        "REDASH_FEATURE_DISABLE_REFRESH_QUERIES",
+        "=true",
+        "scheduled queries do not refresh",
+    ),
+    (
+        "REDASH_MAIL_SERVER",
+        "=<a mail catcher>",
+        "no e-mail reaches anyone",
+    ),
+    (
+        "REDASH_EVENT_REPORTING_WEBHOOKS",
+        " empty",
+        "no event is posted to your webhooks",
+    ),
+    (
+        "REDASH_VERSION_CHECK",
+        "=false",
+        "no version report to version.redash.io",
+    ),
+    (
+        "REDASH_SENTRY_DSN",
+        " empty",
+        "the copy's errors stay out of your Sentry project",
+    ),
+];
+
+const PYTHON_RUNNER: &str = "redash.query_runner.python";
+
+fn steps(knowledge: &KnowledgeBase, hop: &HopPlan<'_>, fit: Option<&DeploymentFit>) -> Vec<Step> {
     let policy = &knowledge.policy;
     let (from, to) = (hop.from, hop.to);
-    let mut steps = Vec::new();
-    let mut push = |phase, text: String, source: Option<&Source>| {
-        steps.push(Step {
-            phase,
-            text,
-            source: source.cloned(),
-        })
+    let migrate = &to.migrate_command;
+    let mut steps = Steps {
+        list: Vec::new(),
+        fit,
     };
-    if let Some(image) = hop.image() {
-        push(
-            Phase::PreFlight,
-            format!("Pull {image} on every host (or register it in every task definition) before the window."),
-            to.image.source.as_ref(),
-        );
-    } else {
-        let note = to
-            .image
-            .note
-            .as_deref()
-            .unwrap_or("no official image is known");
-        push(
-            Phase::PreFlight,
-            format!("Build or choose the {} image: {note}", to.version),
-            to.image.source.as_ref(),
-        );
+    match hop.image() {
+        Some(image) => {
+            steps.push_for(
+                Phase::PreFlight,
+                Some(Platform::Compose),
+                format!("Pull {image} on every host that runs Redash before the window (docker pull {image})."),
+                to.image.source.as_ref(),
+            );
+            steps.push_for(
+                Phase::PreFlight,
+                Some(Platform::Ecs),
+                format!("Register a new revision of every Redash task definition with the image {image} and this hop's environment before the window; leave the services on their current revision until the migrate phase."),
+                to.image.source.as_ref(),
+            );
+        }
+        None => {
+            let why = match to.image.note.as_deref() {
+                Some(note) => format!(
+                    "the {} image tag is unconfirmed: {}",
+                    to.version,
+                    note.trim()
+                ),
+                None => format!(
+                    "the knowledge base confirms no image tag for {}",
+                    to.version
+                ),
+            };
+            steps.push(
+                Phase::PreFlight,
+                format!("Choose the {} image yourself and try it on the rehearsal copy before the window: {why}", to.version),
+                to.image.source.as_ref(),
+            );
+        }
     }
-    push(
+    steps.push_for(
         Phase::PreFlight,
+        Some(Platform::Compose),
         policy.setup_script.text.clone(),
         Some(&policy.setup_script.source),
     );
-    if !hop.env_changes.is_empty() {
-        push(
-            Phase::PreFlight,
-            format!(
-                "Prepare the environment of every role and of the one-off migration task for {}: apply the environment changes listed for this hop ({}).",
-                to.version,
-                hop.env_changes.len()
-            ),
-            None,
-        );
+    if let Some(text) = environment_step(hop, fit) {
+        steps.push(Phase::PreFlight, text, None);
+    }
+    if let Some(text) = python_step(hop, fit) {
+        steps.push(Phase::PreFlight, text, Some(&to.python.source));
     }
     let actions = |timing: ActionTiming| {
         hop.transitions
             .iter()
             .flat_map(|transition| transition.required_actions.iter())
             .filter(move |action| action.when == timing)
-            .filter_map(|action| action_for_target(to, action))
+            .filter_map(|action| {
+                action_for_target(to, action).map(|(text, source)| (action.platform, text, source))
+            })
     };
-    for (text, source) in actions(ActionTiming::PreFlight) {
-        push(Phase::PreFlight, text, Some(source));
+    for (platform, text, source) in actions(ActionTiming::PreFlight) {
+        steps.push_for(Phase::PreFlight, platform, text, Some(source));
     }
-    push(
+    rehearsal_steps(knowledge, hop, &mut steps);
+    steps.push(
         Phase::Snapshot,
         format!(
             "Stop every {} role ({}) so nothing writes to the metadata DB.",
@@ -422,20 +588,26 @@ fn steps(knowledge: &KnowledgeBase, hop: &HopPlan<'_>) -> Vec<Step> {
         ),
         None,
     );
-    push(
+    let keep = match fit.and_then(|fit| fit.platform) {
+        Some(Platform::Compose) => "keep the env and compose files beside it",
+        Some(Platform::Ecs) => {
+            "note beside it the task-definition revisions the services run now (the rollback deploys them again)"
+        }
+        None => "keep beside it what the old release runs with: the env files, and the compose file or the task-definition revisions",
+    };
+    steps.push(
         Phase::Snapshot,
         format!(
-            "Take the rollback snapshot: pg_dump --format=custom --no-owner --file={} \"$REDASH_DATABASE_URL\"; keep the env, compose and task-definition files beside it.",
+            "Take the rollback snapshot: pg_dump --format=custom --no-owner --file={} \"$REDASH_DATABASE_URL\"; {keep}.",
             hop.snapshot_file
         ),
         Some(&policy.snapshot.source),
     );
-    for (text, source) in actions(ActionTiming::BeforeMigrate) {
-        push(Phase::Migrate, text, Some(source));
+    for (platform, text, source) in actions(ActionTiming::BeforeMigrate) {
+        steps.push_for(Phase::Migrate, platform, text, Some(source));
     }
-    let migrate = &to.migrate_command;
     if hop.revisions.is_empty() {
-        push(
+        steps.push(
             Phase::Migrate,
             format!(
                 "Run `{}` once with the {} image: no revision to apply, the stamp stays {}; it only confirms the DB is where this hop expects.",
@@ -446,21 +618,38 @@ fn steps(knowledge: &KnowledgeBase, hop: &HopPlan<'_>) -> Vec<Step> {
             Some(&migrate.source),
         );
     } else {
-        push(
+        let applies = format!(
+            "it applies {} revision(s) up to {}",
+            hop.revisions.len(),
+            hop.to_head()
+        );
+        let image = match hop.image() {
+            Some(tag) => tag.to_owned(),
+            None => format!("the {} image you chose", to.version),
+        };
+        steps.push_for(
             Phase::Migrate,
+            Some(Platform::Compose),
             format!(
-                "Run `{}` once, as a one-off container of the {} image with the server's full environment (compose: docker compose run --rm server {}; ECS: a one-off task with that command); it applies {} revision(s) up to {}.",
+                "Set the image of every Redash service in the compose file to {image}, then run `{}` once as a one-off container with the server's full environment: docker compose run --rm server {}; {applies}.",
+                migrate.command, migrate.command
+            ),
+            Some(&migrate.source),
+        );
+        steps.push_for(
+            Phase::Migrate,
+            Some(Platform::Ecs),
+            format!(
+                "Run `{}` once as a one-off ECS task of the server's new task-definition revision (the {} image, the server's full environment) with its command overridden: aws ecs run-task --overrides with command [\"{}\"]; wait for the task to stop with exit code 0; {applies}.",
                 migrate.command,
                 to.version,
-                migrate.command,
-                hop.revisions.len(),
-                hop.to_head()
+                migrate.command.split_whitespace().collect::<Vec<_>>().join("\", \"")
             ),
             Some(&migrate.source),
         );
     }
     if from.job_system != to.job_system {
-        push(
+        steps.push(
             Phase::Migrate,
             format!(
                 "Replace the {} processes with {} ones: the roles and queues of {} differ (see the process changes of this hop).",
@@ -471,10 +660,10 @@ fn steps(knowledge: &KnowledgeBase, hop: &HopPlan<'_>) -> Vec<Step> {
             None,
         );
     }
-    for (text, source) in actions(ActionTiming::AfterMigrate) {
-        push(Phase::Migrate, text, Some(source));
+    for (platform, text, source) in actions(ActionTiming::AfterMigrate) {
+        steps.push_for(Phase::Migrate, platform, text, Some(source));
     }
-    push(
+    steps.push(
         Phase::Migrate,
         format!(
             "Start every {} role ({}) on the new image{}.",
@@ -487,7 +676,7 @@ fn steps(knowledge: &KnowledgeBase, hop: &HopPlan<'_>) -> Vec<Step> {
         ),
         None,
     );
-    push(
+    steps.push(
         Phase::Verify,
         format!(
             "The metadata DB is stamped at the new head: SELECT version_num FROM alembic_version returns {}.",
@@ -495,23 +684,285 @@ fn steps(knowledge: &KnowledgeBase, hop: &HopPlan<'_>) -> Vec<Step> {
         ),
         Some(&migrate.source),
     );
-    push(
+    steps.push(
+        Phase::Verify,
+        format!(
+            "Run `redash-upgrade detect` against the migrated metadata DB (REDASH_DATABASE_URL set): {}",
+            detect_expectation(knowledge, hop)
+        ),
+        None,
+    );
+    steps.push(
         Phase::Verify,
         "GET /ping on the server answers PONG. (it shows gunicorn answers, not that the DB or Redis work).".to_owned(),
         to.health.first().map(|note| &note.source),
     );
-    push(
+    steps.push(
         Phase::Verify,
         "Run a saved query from the UI, then watch one scheduled query refresh (its last-executed time moves) and one alert evaluate.".to_owned(),
         None,
     );
-    for (text, source) in actions(ActionTiming::Verify) {
-        push(Phase::Verify, text, Some(source));
+    for (platform, text, source) in actions(ActionTiming::Verify) {
+        steps.push_for(Phase::Verify, platform, text, Some(source));
     }
     for transition in &hop.transitions {
         for check in &transition.verify {
-            push(Phase::Verify, check.text.clone(), Some(&check.source));
+            steps.push(Phase::Verify, check.text.clone(), Some(&check.source));
         }
     }
-    steps
+    steps.list
+}
+
+/// What `redash-upgrade detect` must say about a database this hop migrated.
+fn detect_expectation(knowledge: &KnowledgeBase, hop: &HopPlan<'_>) -> String {
+    let sharing: Vec<String> = knowledge
+        .releases_with_head(&hop.to_head())
+        .iter()
+        .map(|release| release.version.to_string())
+        .collect();
+    let names = if sharing.len() > 1 {
+        format!(
+            "it must list {} among the candidates ({}, which share the head {} and which the database alone cannot tell apart)",
+            hop.to.version,
+            and_list(&sharing).replace(" and ", " or "),
+            hop.to_head()
+        )
+    } else {
+        format!("it must name {}", hop.to.version)
+    };
+    format!("{names}; exit code 1 means schema drift or a stamp problem to look at before users come back.")
+}
+
+/// How to rehearse the hop on a restored copy of the metadata DB, before the window.
+fn rehearsal_steps(knowledge: &KnowledgeBase, hop: &HopPlan<'_>, steps: &mut Steps<'_>) {
+    let (from, to) = (hop.from, hop.to);
+    steps.push(
+        Phase::Rehearse,
+        format!(
+            "Rehearse this hop on a restored copy while production keeps running: dump the {} metadata DB (pg_dump --format=custom --no-owner \"$REDASH_DATABASE_URL\"), restore it with pg_restore --no-owner into a scratch PostgreSQL of the same major version that production does not use, give the copy a Redis of its own, and drop both after the rehearsal (they hold production's data).",
+            from.version
+        ),
+        Some(&knowledge.policy.snapshot.source),
+    );
+    steps.push(
+        Phase::Rehearse,
+        format!(
+            "Before migrating the copy, check its data: REDASH_DATABASE_URL=<the copy> redash-upgrade check --from {} --to {} names the rows this hop's migrations fail on.",
+            from.version, to.version
+        ),
+        None,
+    );
+    let read: Vec<&(&str, &str, &str)> = REHEARSAL_SETTINGS
+        .iter()
+        .filter(|(name, ..)| to.env.iter().any(|variable| variable.name == *name))
+        .collect();
+    let settings: Vec<String> = read
+        .iter()
+        .map(|(name, value, stops)| format!("{name}{value} ({stops})"))
+        .collect();
+    let refresh = REHEARSAL_SETTINGS[0].0;
+    let refresh_source = to
+        .env
+        .iter()
+        .find(|variable| variable.name == refresh)
+        .map(|variable| &variable.source);
+    let schedules = if refresh_source.is_some() {
+        String::new()
+    } else {
+        format!(
+            " {} reads no variable that stops scheduled refreshes: keep the copy's scheduler stopped.",
+            to.version
+        )
+    };
+    steps.push(
+        Phase::Rehearse,
+        format!(
+            "Give every {} role that runs against the copy settings that reach no one: {}.{schedules} Alert destinations (e-mail, Slack, webhooks) and data-source credentials come with the restored data, and alerts are checked whenever their query runs: let the copy reach no network beyond the data sources you test.",
+            to.version,
+            and_list(&settings)
+        ),
+        refresh_source,
+    );
+    let migrate = if hop.revisions.is_empty() {
+        format!(
+            "Run `{}` with the {} image and REDASH_DATABASE_URL pointing at the copy (no revision to apply) to see it confirm the stamp.",
+            to.migrate_command.command, to.version
+        )
+    } else {
+        format!(
+            "Run `{}` with the {} image and REDASH_DATABASE_URL pointing at the copy, and time it: the window must hold that time ({} revision(s)), plus the snapshot and the restart.",
+            to.migrate_command.command,
+            to.version,
+            hop.revisions.len()
+        )
+    };
+    steps.push(Phase::Rehearse, migrate, Some(&to.migrate_command.source));
+    steps.push(
+        Phase::Rehearse,
+        format!(
+            "Against the migrated copy, `redash-upgrade detect`: {} Then start the {} roles on the copy and go through the verify steps below.",
+            detect_expectation(knowledge, hop),
+            to.version
+        ),
+        None,
+    );
+}
+
+/// The environment step: how many changes to act on, how many added variables are optional and
+/// flagged, and, with deployment files, what in them the changes concern.
+fn environment_step(hop: &HopPlan<'_>, fit: Option<&DeploymentFit>) -> Option<String> {
+    if hop.env_changes.is_empty() {
+        return None;
+    }
+    let act = hop.env_to_act_on();
+    let kinds = [
+        (
+            act.iter()
+                .filter(|change| matches!(change, EnvChange::Removed { .. }))
+                .count(),
+            "removed",
+        ),
+        (
+            act.iter()
+                .filter(|change| matches!(change, EnvChange::Renamed { .. }))
+                .count(),
+            "renamed",
+        ),
+        (
+            act.iter()
+                .filter(|change| {
+                    matches!(change, EnvChange::DefaultChanged { .. }) && !change.now_required()
+                })
+                .count(),
+            "with a changed default",
+        ),
+        (
+            act.iter().filter(|change| change.now_required()).count(),
+            "now required",
+        ),
+    ];
+    let parts: Vec<String> = kinds
+        .iter()
+        .filter(|(number, _)| *number > 0)
+        .map(|(number, kind)| format!("{number} {kind}"))
+        .collect();
+    let mut text = format!(
+        "Prepare the environment of every role and of the one-off migration task for {}: ",
+        hop.to.version
+    );
+    if act.is_empty() {
+        text.push_str("no variable has to change");
+    } else {
+        let changes = if act.len() == 1 {
+            "the one environment change".to_owned()
+        } else {
+            format!("the {} environment changes", act.len())
+        };
+        text.push_str(&format!(
+            "act on {changes} listed for this hop ({})",
+            parts.join(", ")
+        ));
+    }
+    let added = hop.env_added();
+    if !added.is_empty() {
+        let flagged = added
+            .iter()
+            .filter(|change| change.wanted().is_some())
+            .count();
+        text.push_str(&format!(
+            "; the {} optional",
+            count(added.len(), "added variable is", "added variables are")
+        ));
+        if flagged > 0 {
+            text.push_str(&format!(
+                ", {flagged} of them flagged as most likely wanted coming from {}",
+                hop.from.version
+            ));
+        }
+    }
+    text.push('.');
+    if let Some(fit) = fit {
+        text.push_str(&fit_environment(hop, fit));
+    }
+    Some(text)
+}
+
+/// What the environment changes mean for the files given: variables they set that the target no
+/// longer reads, and required ones no role sets.
+fn fit_environment(hop: &HopPlan<'_>, fit: &DeploymentFit) -> String {
+    let mut findings = Vec::new();
+    for change in &hop.env_changes {
+        match change {
+            EnvChange::Removed { name, .. } => {
+                if let Some(location) = fit.env.get(name) {
+                    findings.push(format!(
+                        "they set {name} ({location}), which {} no longer reads",
+                        hop.to.version
+                    ));
+                }
+            }
+            EnvChange::Renamed {
+                from,
+                to,
+                old_name_still_read,
+                ..
+            } => {
+                if let Some(location) = fit.env.get(from) {
+                    let still = if *old_name_still_read {
+                        "the old name is still read as a fallback"
+                    } else {
+                        "the old name is ignored"
+                    };
+                    findings.push(format!(
+                        "they set {from} ({location}), renamed {to} ({still})"
+                    ));
+                }
+            }
+            EnvChange::DefaultChanged { name, .. }
+                if change.now_required() && !fit.env.contains_key(name) =>
+            {
+                findings.push(format!(
+                    "no role in them sets {name}, which {} requires",
+                    hop.to.version
+                ));
+            }
+            _ => {}
+        }
+    }
+    if findings.is_empty() {
+        " In the files given, no role sets a removed or renamed variable or lacks a required one."
+            .to_owned()
+    } else {
+        format!(" In the files given, {}.", findings.join("; "))
+    }
+}
+
+/// The review of saved Python queries on a hop from a Python 2 release to a Python 3 one: the
+/// Python data source runs the query text itself, so every saved query is code to port.
+fn python_step(hop: &HopPlan<'_>, fit: Option<&DeploymentFit>) -> Option<String> {
+    let (from, to) = (hop.from, hop.to);
+    if python_major(from) != "2" || python_major(to) != "3" {
+        return None;
+    }
+    let module = [PYTHON_RUNNER.to_owned()];
+    let types: Vec<String> = to
+        .modules
+        .types_of(&module)
+        .map(|kind| format!("'{kind}'"))
+        .collect();
+    if types.is_empty() {
+        return None;
+    }
+    let enabled = fit
+        .and_then(|fit| fit.runner_modules.get(PYTHON_RUNNER))
+        .map(|location| format!(" The files given enable it ({location})."))
+        .unwrap_or_default();
+    Some(format!(
+        "Review the saved queries of the Python data source, not only custom runner modules: {} runs their code under Python {} where {} ran Python {} (print statements, dict.iteritems(), str and unicode, integer division).{enabled} List them with SELECT q.id, q.name FROM queries q JOIN data_sources ds ON ds.id = q.data_source_id WHERE ds.type IN ({}) AND NOT q.is_archived; port each and run it on the rehearsal copy.",
+        to.version,
+        to.python.version,
+        from.version,
+        from.python.version,
+        types.join(", ")
+    ))
 }

@@ -1,13 +1,19 @@
 //! The hop planner: which releases to stop at, and what each hop involves.
 
+mod date;
+mod fit;
 mod hop;
 mod version;
 
 use semver::Version;
 
+pub use date::{plan_date, DATE_VARIABLE};
+pub use fit::DeploymentFit;
 pub use hop::{EnvChange, HopId, HopPlan, Phase, Step, HIDDEN_DEFAULT};
 pub use version::{resolve, ResolvedVersion};
 
+use crate::inputs::Deployment;
+pub use crate::knowledge::model::Platform;
 use crate::knowledge::model::{Release, Source};
 use crate::knowledge::KnowledgeBase;
 
@@ -26,6 +32,8 @@ pub enum PlanError {
     SameVersion { from: Version, to: Version },
     #[error("--to {to} is older than --from {from}: redash-upgrade plans upgrades only; rolling back means restoring the snapshot taken before the hop that left {to}, then running the {to} image again")]
     Downgrade { from: Version, to: Version },
+    #[error("REDASH_UPGRADE_DATE {0:?}: not a date (write it YYYY-MM-DD)")]
+    MalformedDate(String),
 }
 
 /// A release the path passes over, and why.
@@ -43,9 +51,20 @@ pub struct UpgradePlan<'k> {
     pub to: ResolvedVersion,
     pub skipped: Vec<SkippedRelease>,
     pub hops: Vec<HopPlan<'k>>,
+    /// The deployment the steps are fitted to; `None` when no file was given, and the steps of
+    /// every kind of deployment are then kept, marked with their kind.
+    pub deployment: Option<DeploymentFit>,
+    /// The day the plan is made (UTC, `YYYY-MM-DD`), for the change ticket; set by the command
+    /// that prints it (see [`plan_date`]).
+    pub date: Option<String>,
 }
 
 impl UpgradePlan<'_> {
+    /// The kind of deployment the steps are written for, when the files tell.
+    pub fn platform(&self) -> Option<Platform> {
+        self.deployment.as_ref().and_then(|fit| fit.platform)
+    }
+
     /// The releases the path runs through, the starting one first.
     pub fn path(&self) -> Vec<String> {
         std::iter::once(&self.from.version)
@@ -62,12 +81,24 @@ pub struct StopReason {
     pub source: Source,
 }
 
-/// Plans the upgrade from `from` to `to`, as typed by the operator.
+/// Plans the upgrade from `from` to `to`, as typed by the operator, for any kind of deployment.
 pub fn plan<'k>(
     knowledge: &'k KnowledgeBase,
     from: &str,
     to: &str,
 ) -> Result<UpgradePlan<'k>, PlanError> {
+    plan_for(knowledge, from, to, None)
+}
+
+/// Plans the upgrade with steps fitted to `deployment` when one is given: only the steps of its
+/// kind (compose or ECS), and the environment step names what its files set.
+pub fn plan_for<'k>(
+    knowledge: &'k KnowledgeBase,
+    from: &str,
+    to: &str,
+    deployment: Option<&Deployment>,
+) -> Result<UpgradePlan<'k>, PlanError> {
+    let fit = deployment.map(DeploymentFit::of);
     let from = resolve(knowledge, from, "--from")?;
     let to = resolve(knowledge, to, "--to")?;
     if from.version == to.version {
@@ -88,7 +119,13 @@ pub fn plan<'k>(
         .release(&from.version)
         .expect("resolved versions are known releases");
     for (target, reason) in stops {
-        hops.push(hop::plan_hop(knowledge, current, target, reason));
+        hops.push(hop::plan_hop(
+            knowledge,
+            current,
+            target,
+            reason,
+            fit.as_ref(),
+        ));
         current = target;
     }
     Ok(UpgradePlan {
@@ -96,6 +133,8 @@ pub fn plan<'k>(
         to,
         skipped,
         hops,
+        deployment: fit,
+        date: None,
     })
 }
 

@@ -1,6 +1,7 @@
 //! Wording shared by the text and Markdown reports of a plan.
 
-use crate::plan::{EnvChange, HIDDEN_DEFAULT};
+use crate::knowledge::model::Release;
+use crate::plan::{EnvChange, HopPlan, Platform, UpgradePlan, HIDDEN_DEFAULT};
 
 pub(crate) fn fixed_in_text(bug: &crate::knowledge::model::KnownBug) -> String {
     match &bug.fixed_in {
@@ -18,23 +19,91 @@ pub(crate) fn shown_default(default: &Option<String>, secret: bool) -> String {
     }
 }
 
-/// Lines describing the environment changes, the same in text and Markdown: one per removal,
-/// rename and default change, and one list of the added names (their defaults are in the JSON).
-pub(crate) fn describe_env_changes(changes: &[EnvChange]) -> Vec<String> {
-    let added: Vec<&str> = changes
-        .iter()
-        .filter(|change| matches!(change, EnvChange::Added { .. }))
-        .map(EnvChange::name)
-        .collect();
-    let mut lines: Vec<String> = changes
-        .iter()
-        .filter(|change| !matches!(change, EnvChange::Added { .. }))
+/// Lines describing the environment changes the operator must act on, the same in text and
+/// Markdown: one per removal, rename and default change.
+pub(crate) fn describe_env_to_act_on(hop: &HopPlan<'_>) -> Vec<String> {
+    hop.env_to_act_on()
+        .into_iter()
         .map(describe_env_change)
-        .collect();
-    if !added.is_empty() {
-        lines.push(format!("added ({}): {}", added.len(), added.join(", ")));
+        .collect()
+}
+
+/// The heading of the added variables (how many, optional), and the rule that flags some of
+/// them when it flags any.
+pub(crate) fn env_added_title(hop: &HopPlan<'_>) -> (String, Option<String>) {
+    let added = hop.env_added();
+    let flagged = added
+        .iter()
+        .filter(|change| change.wanted().is_some())
+        .count();
+    let title = format!("Added variables ({}, optional)", added.len());
+    let rule = (flagged > 0).then(|| {
+        format!(
+            "{FLAG}: a variable that turns on something {} lacks, as env-vars.json records it (its `wanted` field); coming from {} you most likely want it.",
+            hop.from.version, hop.from.version
+        )
+    });
+    (title, rule)
+}
+
+/// One line per added variable, flagged ones first: its default, what it does and, when
+/// flagged, what the older release lacks.
+pub(crate) fn describe_env_added(hop: &HopPlan<'_>) -> Vec<String> {
+    hop.env_added()
+        .into_iter()
+        .map(|change| {
+            let mut line = match change {
+                EnvChange::Added {
+                    name,
+                    default,
+                    secret,
+                    ..
+                } => format!("{name} (default: {})", shown_default(default, *secret)),
+                other => describe_env_change(other),
+            };
+            if let Some(meaning) = change.meaning() {
+                line.push_str(&format!(": {meaning}"));
+            }
+            if let Some(wanted) = change.wanted() {
+                line = format!("{FLAG} {line}. {}", wanted.text);
+            }
+            line
+        })
+        .collect()
+}
+
+/// Marks an added variable an operator of the older release most likely wants.
+pub(crate) const FLAG: &str = "[most likely wanted]";
+
+/// The image of a release as the plan names it: its tag, or that the tag is unconfirmed (the
+/// knowledge base's note says why; it does not mean there is no official image).
+pub(crate) fn image_text(release: &Release) -> String {
+    match &release.image.tag {
+        Some(tag) => tag.clone(),
+        None => format!("{} tag unconfirmed", release.version),
     }
-    lines
+}
+
+/// How a step written for one kind of deployment is marked when the plan is not fitted to one.
+pub(crate) fn platform_label(platform: Platform) -> String {
+    format!("{} only", platform.name())
+}
+
+/// What the plan was fitted to, in one sentence.
+pub(crate) fn deployment_text(plan: &UpgradePlan<'_>) -> String {
+    match &plan.deployment {
+        None => "none given; steps marked \"compose only\" or \"ECS only\" apply to that kind of deployment (give --compose or --ecs-task-def to fit them)".to_owned(),
+        Some(fit) => {
+            let files = fit.inputs.join(", ");
+            match fit.platform {
+                Some(_) => format!("{} ({files}); the steps are written for it", fit.describe()),
+                None => format!(
+                    "{} ({files}); steps marked \"compose only\" or \"ECS only\" apply to that kind of deployment",
+                    fit.describe()
+                ),
+            }
+        }
+    }
 }
 
 /// One line describing an environment change.

@@ -10,8 +10,11 @@ use crate::pg::{fixture_db, server, TestDb};
 use crate::support::{repo_root, stderr, stdout};
 
 /// The database checks and the test below that makes each fire.
-pub const COVERED: [&str; 13] = [
+pub const COVERED: [&str; 16] = [
+    "query-options-break-rehash",
     "alembic-stamp-problem",
+    "alert-options-not-object",
+    "options-not-json",
     "schema-drift",
     "postgres-version-too-old",
     "migration-privileges-missing",
@@ -105,15 +108,27 @@ fn planted_cases() -> Vec<Planted> {
             fixture: "10.1.0",
             args: &FROM_10_1,
             plant: "ALTER TABLE events ADD COLUMN tenant text NOT NULL DEFAULT 'acme'".into(),
-            expected: &["in-house column events.tenant (text), and 25.8.0 migrates events"],
+            expected: &["in-house column events.tenant (text) on a table 25.8.0 migrates (7205816877ec): the migration alters events and keeps the column, which upstream code then ignores"],
+        },
+        Planted {
+            code: "schema-drift",
+            fixture: "10.1.0",
+            args: &FROM_10_1,
+            plant: "ALTER TABLE widgets ALTER COLUMN options TYPE character varying(4000)".into(),
+            expected: &["widgets.options is character varying(4000) NOT NULL where text NOT NULL is expected, and 25.8.0 migrates widgets (7205816877ec, db0aca1ebd32), written for upstream's schema"],
         },
         Planted {
             code: "legacy-schedule-unconvertible",
             fixture: "6.0.0",
             args: &["--from", "6", "--to", "7"],
-            plant: "UPDATE queries SET schedule = 'weekly' WHERE id IN (5, 9)".into(),
+            // ' 3600' and '9:5' convert and run; 'weekly' and '25:00' stop every schedule.
+            plant: "UPDATE queries SET schedule = 'weekly' WHERE id = 5; \
+                    UPDATE queries SET schedule = '25:00' WHERE id = 9; \
+                    UPDATE queries SET schedule = ' 3600' WHERE id = 11; \
+                    UPDATE queries SET schedule = '9:5' WHERE id = 12"
+                .into(),
             expected: &[
-                "queries with a schedule that is neither seconds nor HH:MM: ids 5, 9 (2 in all)",
+                "queries with a schedule that is neither whole seconds nor a valid HH:MM (with 7.0.0 and 8.0.0 no scheduled query runs at all while one is left): ids 5, 9 (2 in all)",
             ],
         },
         Planted {
@@ -133,6 +148,15 @@ fn planted_cases() -> Vec<Planted> {
             ],
         },
         Planted {
+            code: "query-options-break-rehash",
+            fixture: "10.1.0",
+            args: &FROM_10_1,
+            plant: "UPDATE queries SET options = '{\"parameters\": null}' WHERE id = 21; \
+                    UPDATE queries SET options = '{\"parameters\": [{\"title\": \"Start\", \"value\": \"2024-01-01\"}]}' WHERE id = 22"
+                .into(),
+            expected: &["queries whose options 25.8.0's re-hash migration cannot read (not an object, or parameters that are not named objects): ids 21, 22 (2 in all)"],
+        },
+        Planted {
             code: "user-details-will-be-lost",
             fixture: "10.1.0",
             args: &FROM_10_1,
@@ -147,7 +171,70 @@ fn planted_cases() -> Vec<Planted> {
             args: &FROM_10_1,
             plant: "UPDATE users SET profile_image_url = 'https://img.example.com/a\"b.png' WHERE id = 8"
                 .into(),
-            expected: &["profile_image_url with a quote or backslash: id 8"],
+            expected: &["profile_image_url with a quote, backslash or control character: id 8"],
+        },
+        Planted {
+            code: "query-options-break-rehash",
+            fixture: "10.1.0",
+            args: &FROM_10_1,
+            plant: "UPDATE queries SET options = '{\"parameters\": null}' WHERE id = 21; \
+                    UPDATE queries SET options = '{\"parameters\": [{\"title\": \"Start\", \"value\": \"2024-01-01\"}]}' WHERE id = 22"
+                .into(),
+            expected: &["queries whose options 25.8.0's re-hash migration cannot read (not an object, or parameters that are not named objects): ids 21, 22 (2 in all)"],
+        },
+        Planted {
+            code: "user-details-will-be-lost",
+            fixture: "10.1.0",
+            args: &FROM_10_1,
+            plant: "UPDATE users SET details = '[]' WHERE id = 6; UPDATE users SET details = 'null' WHERE id = 7; \
+                    UPDATE users SET details = NULL WHERE id = 9"
+                .into(),
+            expected: &[
+                "users whose details are NULL lose their profile image URL in 25.8.0: id 9",
+                "users whose details are not a JSON object get an array as details, which 25.8.0 cannot load (they cannot log in): ids 6, 7 (2 in all)",
+            ],
+        },
+        Planted {
+            code: "profile-image-url-breaks-migration",
+            fixture: "10.1.0",
+            args: &FROM_10_1,
+            plant: "UPDATE users SET profile_image_url = 'https://img.example.com/a' || chr(9) || 'b.png' WHERE id = 5"
+                .into(),
+            expected: &["profile_image_url with a quote, backslash or control character: id 5"],
+        },
+        Planted {
+            code: "widget-position-not-integer",
+            fixture: "25.1.0",
+            args: &["--to", "latest"],
+            plant: "UPDATE widgets SET options = jsonb_set(options, '{position,sizeX}', '1073741824') WHERE id = 12"
+                .into(),
+            expected: &["widgets without integer position.col and sizeX: id 12"],
+        },
+        Planted {
+            code: "alert-options-not-object",
+            fixture: "25.1.0",
+            args: &["--to", "latest"],
+            plant: "UPDATE alerts SET options = '[]' WHERE id = 1; UPDATE alerts SET options = 'null' WHERE id = 2"
+                .into(),
+            expected: &["alerts whose options are not a JSON object abort 25.8.0's alert-selector migration: ids 1, 2 (2 in all)"],
+        },
+        Planted {
+            code: "options-not-json",
+            fixture: "6.0.0",
+            args: &["--from", "6", "--to", "7"],
+            plant: "UPDATE data_sources SET options = '' WHERE id = 2; \
+                    UPDATE data_sources SET options = '{\"host\": \"db\"' WHERE id = 3; \
+                    UPDATE data_sources SET options = '{\"timeout\": NaN}' WHERE id = 4"
+                .into(),
+            expected: &["data_sources rows whose options are not JSON abort 7.0.0's encryption migration: ids 2, 3 (2 in all)"],
+        },
+        Planted {
+            code: "options-not-json",
+            fixture: "8.0.0",
+            args: &["--from", "8", "--to", "10"],
+            plant: "UPDATE notification_destinations SET options = '{\"url\": \"https://hooks.example.com/x\"' WHERE id = 1"
+                .into(),
+            expected: &["notification_destinations rows whose options are not JSON abort 10.1.0's encryption migration: id 1"],
         },
         Planted {
             code: "widget-position-not-integer",
@@ -733,5 +820,95 @@ fn releases_of_one_line_that_check_alike_are_assumed_and_said() {
     assert!(
         assumed.contains("the deployment runs the 10.1.0 image"),
         "{assumed}"
+    );
+}
+
+#[test]
+fn a_forks_columns_are_graded_by_what_the_hops_do_to_them() {
+    // The fork's nullable and defaulted columns on queries survive every hop's ALTER TABLE.
+    let db = fixture_db("fork");
+    let (_, report) = check(&db.tcp_url(), &["--from", "4", "--to", "latest"]);
+    let drift: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|finding| finding["code"] == "schema-drift")
+        .collect();
+    assert!(!drift.is_empty(), "{report}");
+    assert!(
+        drift.iter().all(|finding| finding["severity"] == "warning"),
+        "{drift:?}"
+    );
+    assert!(drift
+        .iter()
+        .any(|finding| finding["message"].as_str().unwrap().starts_with(
+            "in-house column queries.spreadsheet_export_url (character varying(2048)) on a table"
+        )));
+
+    // Accepted in a baseline, they are no finding at all.
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = dir.path().join("baseline.json");
+    let written = crate::support::command()
+        .args(["detect", "--database-url", &db.tcp_url()])
+        .args(["--write-baseline", baseline.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(written.status.code(), Some(0), "{}", stderr(&written));
+    let (_, report) = check(
+        &db.tcp_url(),
+        &[
+            "--from",
+            "4",
+            "--to",
+            "latest",
+            "--baseline",
+            baseline.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(messages(&report, "schema-drift"), Vec::<String>::new());
+
+    // A NOT NULL column without a default breaks every insert of the upstream release, accepted
+    // or not.
+    db.execute("ALTER TABLE events ADD COLUMN tenant text NOT NULL DEFAULT 'acme'; ALTER TABLE events ALTER COLUMN tenant DROP DEFAULT");
+    let (code, report) = check(
+        &db.tcp_url(),
+        &[
+            "--from",
+            "4",
+            "--to",
+            "latest",
+            "--baseline",
+            baseline.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        messages(&report, "schema-drift"),
+        ["in-house column events.tenant (text) is NOT NULL without a default: 5.0.2 does not set it, so every events row it inserts fails"]
+    );
+}
+
+#[test]
+fn queries_on_runners_that_crash_on_an_empty_configuration_are_named_on_every_25_target() {
+    let db = fixture_db("10.1.0");
+    db.execute("UPDATE data_sources SET type = 'graphite' WHERE id = 3");
+    let ids: Vec<i64> = db
+        .client()
+        .fetch_all(sqlx::query(
+            "SELECT id::bigint FROM queries WHERE data_source_id = 3 ORDER BY id",
+        ))
+        .unwrap()
+        .iter()
+        .map(|row| sqlx::Row::get(row, 0))
+        .collect();
+    assert!(!ids.is_empty());
+    let found = fires(&db, &FROM_10_1, "query-runner-not-registered");
+    let shown: Vec<String> = ids.iter().take(20).map(i64::to_string).collect();
+    assert!(
+        found.iter().any(|message| message.starts_with(&format!(
+            "queries on graphite data sources crash 25.8.0's re-hash migration: ids {}",
+            shown.join(", ")
+        ))),
+        "{found:?}"
     );
 }

@@ -384,3 +384,75 @@ fn the_session_is_named_read_only_repeatable_read_and_bounded() {
     assert!(message.contains("read-only transaction"), "{message}");
     assert!(after.unwrap() > 0);
 }
+
+#[test]
+fn a_baseline_accepts_known_drift_without_hiding_new_drift() {
+    let db = fixture_db("fork");
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = dir.path().join("fork-baseline.json");
+    let baseline = baseline.to_str().unwrap();
+    let (code, report) = detect_json(&db.tcp_url());
+    assert_eq!(code, 1, "the fork's own objects are drift");
+    let written = crate::support::command()
+        .args([
+            "detect",
+            "--database-url",
+            &db.tcp_url(),
+            "--format",
+            "json",
+        ])
+        .args(["--write-baseline", baseline])
+        .output()
+        .unwrap();
+    assert_eq!(written.status.code(), Some(0), "{}", stderr(&written));
+    assert!(stderr(&written).starts_with(&format!("wrote {baseline} accepting ")));
+    let accepted: Value = serde_json::from_slice(&written.stdout).unwrap();
+    assert_eq!(
+        accepted["drift"], report["accepted_drift"],
+        "nothing left over"
+    );
+    assert_eq!(
+        accepted["accepted_drift"]["extra_tables"],
+        serde_json::json!(["google_group_sync"])
+    );
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(baseline).unwrap()).unwrap();
+    assert_eq!(file["type"], "drift-baseline");
+    assert!(!file["database"]
+        .as_str()
+        .unwrap()
+        .contains(server().password()));
+
+    let with = |db: &TestDb| {
+        let output = crate::support::command()
+            .args([
+                "detect",
+                "--database-url",
+                &db.tcp_url(),
+                "--format",
+                "json",
+            ])
+            .args(["--baseline", baseline])
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        (output.status.code(), report)
+    };
+    let (code, _) = with(&db);
+    assert_eq!(code, Some(0), "accepted drift is not drift");
+    db.execute("ALTER TABLE dashboards ADD COLUMN pinned boolean");
+    let (code, report) = with(&db);
+    assert_eq!(code, Some(1), "new drift still is");
+    assert_eq!(report["drift"]["extra_columns"][0]["column"], "pinned");
+
+    let again = crate::support::command()
+        .args(["detect", "--database-url", &db.tcp_url()])
+        .args(["--write-baseline", baseline])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert_eq!(
+        stderr(&again),
+        format!("error: {baseline}: already exists; remove it or write the baseline elsewhere\n")
+    );
+    assert!(again.stdout.is_empty());
+}

@@ -1,9 +1,12 @@
 //! The planner: version parsing, stops, revisions per hop, bad input.
 
+use redash_upgrade::inputs::{Deployment, DeploymentFiles};
 use redash_upgrade::knowledge::{KnowledgeBase, Origin};
-use redash_upgrade::plan::{plan as make_plan, resolve, Phase, PlanError, UpgradePlan};
+use redash_upgrade::plan::{
+    plan as make_plan, plan_for, resolve, EnvChange, Phase, PlanError, Platform, UpgradePlan,
+};
 
-use crate::support::{copy_tree, repo_root};
+use crate::support::{command, copy_tree, repo_root, run, stderr, stdout};
 
 fn knowledge() -> KnowledgeBase {
     KnowledgeBase::embedded().unwrap_or_else(|error| panic!("{error}"))
@@ -470,4 +473,475 @@ fn the_container_hostname_is_no_environment_change() {
             );
         }
     }
+}
+
+fn deployment(files: DeploymentFiles) -> Deployment {
+    files.read().unwrap_or_else(|error| panic!("{error}"))
+}
+
+fn ecs_v7() -> Deployment {
+    let dir = repo_root().join("tests/fixtures/ecs-v7");
+    deployment(DeploymentFiles {
+        ecs_task_definitions: ["server", "adhoc-worker", "scheduled-worker", "scheduler"]
+            .iter()
+            .map(|name| dir.join(format!("{name}.json")))
+            .collect(),
+        ..DeploymentFiles::default()
+    })
+}
+
+fn compose_v8() -> Deployment {
+    deployment(DeploymentFiles {
+        compose: Some(repo_root().join("tests/fixtures/compose/v8.yml")),
+        ..DeploymentFiles::default()
+    })
+}
+
+/// Whether a step tells the operator to do something with compose (a mention of "old compose
+/// files" as the reason for a general step is not an instruction).
+fn speaks_of_compose(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    lower.contains("the compose file")
+        || lower.contains("docker compose")
+        || lower.contains("docker-compose")
+        || lower.contains("setup.sh")
+}
+
+fn speaks_of_ecs(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    lower.contains("task definition") || lower.contains("task-definition") || text.contains("ECS")
+}
+
+#[test]
+fn an_ecs_deployment_is_not_told_to_edit_a_compose_file_or_run_docker_compose() {
+    let knowledge = knowledge();
+    let deployment = ecs_v7();
+    let plan = plan_for(&knowledge, "7", "10", Some(&deployment)).unwrap();
+    assert_eq!(plan.platform(), Some(Platform::Ecs));
+    for hop in &plan.hops {
+        for step in &hop.steps {
+            assert!(
+                !speaks_of_compose(&step.text),
+                "{}: {}",
+                hop.id(),
+                step.text
+            );
+            assert_ne!(step.platform, Some(Platform::Compose), "{}", step.text);
+        }
+    }
+    let ten = &plan.hops[1];
+    for wanted in [
+        "one-off ECS task",
+        "scheduler's task definition",
+        "forced new deployment",
+    ] {
+        assert!(
+            ten.steps.iter().any(|step| step.text.contains(wanted)),
+            "no ECS step says {wanted:?}"
+        );
+    }
+}
+
+#[test]
+fn a_compose_deployment_is_not_told_about_task_definitions() {
+    let knowledge = knowledge();
+    let deployment = compose_v8();
+    let plan = plan_for(&knowledge, "8", "10", Some(&deployment)).unwrap();
+    assert_eq!(plan.platform(), Some(Platform::Compose));
+    let steps = &plan.hops[0].steps;
+    for step in steps {
+        assert!(!speaks_of_ecs(&step.text), "{}", step.text);
+    }
+    assert!(steps.iter().any(|step| step
+        .text
+        .contains("docker compose run --rm server manage db upgrade")));
+    assert!(steps
+        .iter()
+        .any(|step| step.text.contains("docker-compose up --force-recreate")));
+}
+
+#[test]
+fn without_deployment_files_every_kind_specific_step_is_marked_with_its_kind() {
+    let knowledge = knowledge();
+    let plan = make_plan(&knowledge, "4.0.0", "latest").unwrap();
+    assert_eq!(plan.platform(), None);
+    let mut kinds = Vec::new();
+    for hop in &plan.hops {
+        for step in &hop.steps {
+            if speaks_of_compose(&step.text) && !speaks_of_ecs(&step.text) {
+                assert_eq!(step.platform, Some(Platform::Compose), "{}", step.text);
+            }
+            if speaks_of_ecs(&step.text) && !speaks_of_compose(&step.text) {
+                assert_eq!(step.platform, Some(Platform::Ecs), "{}", step.text);
+            }
+            kinds.extend(step.platform);
+        }
+    }
+    assert!(kinds.contains(&Platform::Compose) && kinds.contains(&Platform::Ecs));
+    // An env file does not tell the kind: both kinds of steps stay, marked.
+    let env_only = deployment(DeploymentFiles {
+        env_files: vec![repo_root().join("tests/fixtures/compose/env")],
+        ..DeploymentFiles::default()
+    });
+    let plan = plan_for(&knowledge, "8", "10", Some(&env_only)).unwrap();
+    assert_eq!(plan.platform(), None);
+    assert!(plan.hops[0]
+        .steps
+        .iter()
+        .any(|step| step.platform == Some(Platform::Ecs)));
+    let text = stdout(&run(&["plan", "--from", "8", "--to", "10"]));
+    assert!(
+        text.contains("[pre-flight] (compose only) Edit the compose file"),
+        "{text}"
+    );
+    assert!(text.contains("[pre-flight] (ECS only) Edit the scheduler's task definition"));
+}
+
+fn environment_step<'p>(plan: &'p UpgradePlan<'_>, hop: usize) -> &'p str {
+    plan.hops[hop]
+        .steps
+        .iter()
+        .find(|step| step.text.starts_with("Prepare the environment"))
+        .map(|step| step.text.as_str())
+        .expect("an environment step")
+}
+
+#[test]
+fn the_environment_step_counts_only_what_must_be_acted_on() {
+    let knowledge = knowledge();
+    let plan = make_plan(&knowledge, "7", "10").unwrap();
+    let eight = environment_step(&plan, 0);
+    assert!(
+        eight.contains(
+            "act on the one environment change listed for this hop (1 with a changed default)"
+        ),
+        "{eight}"
+    );
+    assert!(
+        eight.contains("the 39 added variables are optional"),
+        "{eight}"
+    );
+    let ten = environment_step(&plan, 1);
+    let act = plan.hops[1].env_to_act_on();
+    assert!(act.iter().all(|change| change.kind() != "added"));
+    assert!(
+        ten.contains(&format!("act on the {} environment changes", act.len())),
+        "{ten}"
+    );
+    assert!(ten.contains("1 now required"), "{ten}");
+    assert!(
+        act.iter()
+            .any(|change| change.name() == "REDASH_COOKIE_SECRET" && change.now_required()),
+        "10.1.0 requires the cookie secret"
+    );
+    // With files, the step names what they set that the target no longer reads.
+    let dir = tempfile::tempdir().unwrap();
+    let env = dir.path().join("redash.env");
+    std::fs::write(&env, "REDASH_CELERY_BROKER=redis://redis:6379/0\n").unwrap();
+    let files = deployment(DeploymentFiles {
+        env_files: vec![env],
+        ..DeploymentFiles::default()
+    });
+    let plan = plan_for(&knowledge, "8", "10", Some(&files)).unwrap();
+    let step = environment_step(&plan, 0);
+    assert!(
+        step.contains("they set REDASH_CELERY_BROKER (") && step.contains("redash.env:1)"),
+        "{step}"
+    );
+    assert!(
+        step.contains("no role in them sets REDASH_COOKIE_SECRET, which 10.1.0 requires"),
+        "{step}"
+    );
+}
+
+fn added<'p>(plan: &'p UpgradePlan<'_>, hop: usize, name: &str) -> &'p EnvChange {
+    plan.hops[hop]
+        .env_changes
+        .iter()
+        .find(|change| change.name() == name && change.kind() == "added")
+        .unwrap_or_else(|| panic!("{name} is not added on hop {hop}"))
+}
+
+#[test]
+fn added_variables_say_what_they_mean_and_the_wanted_ones_are_flagged() {
+    let knowledge = knowledge();
+    let plan = make_plan(&knowledge, "7", "8").unwrap();
+    let search = added(&plan, 0, "MULTI_BYTE_SEARCH_ENABLED");
+    assert!(search.meaning().unwrap().contains("multi-byte"));
+    let wanted = search.wanted().expect("flagged coming from 7.0.0");
+    assert_eq!(wanted.source.0, "v8.0.0:CHANGELOG.md:104");
+    assert_eq!(
+        plan.hops[0].env_added()[0].name(),
+        "MULTI_BYTE_SEARCH_ENABLED",
+        "flagged variables come first"
+    );
+    assert!(added(&plan, 0, "MAX_REQUESTS").wanted().is_none());
+    let later = make_plan(&knowledge, "10", "latest").unwrap();
+    assert!(added(&later, 0, "REDASH_GUNICORN_TIMEOUT")
+        .wanted()
+        .is_some());
+    let text = stdout(&run(&["plan", "--from", "7", "--to", "8"]));
+    assert!(
+        text.contains("- [most likely wanted] MULTI_BYTE_SEARCH_ENABLED (default: false): Org"),
+        "{text}"
+    );
+    assert!(text.contains("a variable that turns on something 7.0.0 lacks"));
+}
+
+#[test]
+fn whether_an_added_variable_is_flagged_follows_env_vars_json() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo_root().join("upgrade-paths"), dir.path());
+    let path = dir.path().join("env-vars.json");
+    let mut catalog: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for doc in catalog["vars"].as_array_mut().unwrap() {
+        if doc["name"] == "MULTI_BYTE_SEARCH_ENABLED" {
+            assert!(doc.as_object_mut().unwrap().remove("wanted").is_some());
+        }
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&catalog).unwrap()).unwrap();
+    let knowledge = KnowledgeBase::load(&Origin::Directory(dir.path().to_owned())).unwrap();
+    let plan = make_plan(&knowledge, "7", "8").unwrap();
+    assert!(added(&plan, 0, "MULTI_BYTE_SEARCH_ENABLED")
+        .wanted()
+        .is_none());
+    assert!(!environment_step(&plan, 0).contains("flagged"));
+}
+
+fn phase_texts<'p>(plan: &'p UpgradePlan<'_>, hop: usize, phase: Phase) -> Vec<&'p str> {
+    plan.hops[hop]
+        .steps
+        .iter()
+        .filter(|step| step.phase == phase)
+        .map(|step| step.text.as_str())
+        .collect()
+}
+
+#[test]
+fn every_hop_is_rehearsed_on_a_restored_copy_with_schedules_mail_and_exports_off() {
+    let knowledge = knowledge();
+    let plan = make_plan(&knowledge, "4.0.0", "latest").unwrap();
+    for (index, hop) in plan.hops.iter().enumerate() {
+        let rehearse = phase_texts(&plan, index, Phase::Rehearse);
+        let all = rehearse.join("\n");
+        assert!(all.contains("restored copy"), "{}", hop.id());
+        for setting in [
+            "REDASH_FEATURE_DISABLE_REFRESH_QUERIES=true",
+            "REDASH_MAIL_SERVER=",
+            "REDASH_EVENT_REPORTING_WEBHOOKS empty",
+            "REDASH_VERSION_CHECK=false",
+        ] {
+            assert!(all.contains(setting), "{}: {setting}", hop.id());
+        }
+        assert!(all.contains("redash-upgrade detect"), "{}", hop.id());
+        let step = hop
+            .steps
+            .iter()
+            .find(|step| step.text.contains("REDASH_FEATURE_DISABLE_REFRESH_QUERIES"))
+            .unwrap();
+        let read = hop
+            .to
+            .env
+            .iter()
+            .find(|variable| variable.name == "REDASH_FEATURE_DISABLE_REFRESH_QUERIES")
+            .expect("every release reads it");
+        assert_eq!(step.source.as_ref(), Some(&read.source), "{}", hop.id());
+        let verify = phase_texts(&plan, index, Phase::Verify).join("\n");
+        assert!(
+            verify.contains("redash-upgrade detect")
+                && verify.contains(&hop.to.version.to_string()),
+            "{}",
+            hop.id()
+        );
+    }
+    let ten = make_plan(&knowledge, "10.0", "10.1").unwrap();
+    let detect = phase_texts(&ten, 0, Phase::Verify)
+        .into_iter()
+        .find(|text| text.contains("redash-upgrade detect"))
+        .unwrap();
+    assert!(
+        detect.contains("10.0.0 or 10.1.0, which share the head 89bc7873a3e0"),
+        "{detect}"
+    );
+    let detect = phase_texts(&plan_to_25_1(&knowledge), 0, Phase::Verify).join("\n");
+    assert!(detect.contains("it must name 25.1.0;"), "{detect}");
+}
+
+#[test]
+fn the_refresh_switch_is_named_only_where_the_target_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo_root().join("upgrade-paths"), dir.path());
+    let path = dir.path().join("releases/8.0.0.json");
+    let mut release: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    release["env"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|variable| variable["name"] != "REDASH_FEATURE_DISABLE_REFRESH_QUERIES");
+    std::fs::write(&path, serde_json::to_string_pretty(&release).unwrap()).unwrap();
+    let knowledge = KnowledgeBase::load(&Origin::Directory(dir.path().to_owned())).unwrap();
+    let plan = make_plan(&knowledge, "7", "10").unwrap();
+    let eight = phase_texts(&plan, 0, Phase::Rehearse).join("\n");
+    assert!(
+        !eight.contains("REDASH_FEATURE_DISABLE_REFRESH_QUERIES"),
+        "{eight}"
+    );
+    assert!(
+        eight.contains("keep the copy's scheduler stopped"),
+        "{eight}"
+    );
+    let ten = phase_texts(&plan, 1, Phase::Rehearse).join("\n");
+    assert!(ten.contains("REDASH_FEATURE_DISABLE_REFRESH_QUERIES=true"));
+}
+
+fn python_review(plan: &UpgradePlan<'_>, hop: usize) -> Option<String> {
+    plan.hops[hop]
+        .steps
+        .iter()
+        .find(|step| {
+            step.text
+                .contains("saved queries of the Python data source")
+        })
+        .map(|step| step.text.clone())
+}
+
+#[test]
+fn saved_python_queries_are_reviewed_on_the_hop_that_moves_to_python_3() {
+    let knowledge = knowledge();
+    let plan = make_plan(&knowledge, "7", "10").unwrap();
+    assert_eq!(python_review(&plan, 0), None, "8.0.0 still runs Python 2.7");
+    let review = python_review(&plan, 1).expect("8.0.0 -> 10.1.0 moves to Python 3");
+    assert!(review.contains("ds.type IN ('python')"), "{review}");
+    assert!(
+        review.contains("Python 3.7 where 8.0.0 ran Python 2.7"),
+        "{review}"
+    );
+    let beta = make_plan(&knowledge, "8", "9-beta").unwrap();
+    assert!(
+        python_review(&beta, 0).is_some(),
+        "9.0.0-beta already runs Python 3"
+    );
+    let ten = make_plan(&knowledge, "9-beta", "10").unwrap();
+    assert_eq!(python_review(&ten, 0), None, "both run Python 3");
+    let deployment = ecs_v7();
+    let fitted = plan_for(&knowledge, "7", "10", Some(&deployment)).unwrap();
+    let review = python_review(&fitted, 1).unwrap();
+    assert!(
+        review.contains("The files given enable it (") && review.contains("server.json:"),
+        "{review}"
+    );
+}
+
+#[test]
+fn an_unconfirmed_image_is_called_unconfirmed_not_missing() {
+    let knowledge = knowledge();
+    let plan = make_plan(&knowledge, "4.0.0", "5").unwrap();
+    let choose = &plan.hops[0].steps[0].text;
+    assert!(
+        choose.contains("the 4.0.2 image tag is unconfirmed: No official source names"),
+        "{choose}"
+    );
+    for format in ["text", "markdown", "json"] {
+        let output = stdout(&run(&[
+            "plan", "--from", "4.0.0", "--to", "5", "--format", format,
+        ]));
+        assert!(!output.contains("no official image"), "{format}: {output}");
+        assert!(output.contains("unconfirmed"), "{format}");
+    }
+}
+
+#[test]
+fn the_markdown_is_a_change_ticket_with_version_date_and_inputs() {
+    let output = command()
+        .env("REDASH_UPGRADE_DATE", "2025-06-30")
+        .current_dir(repo_root())
+        .args([
+            "plan",
+            "--from",
+            "8",
+            "--to",
+            "10",
+            "--compose",
+            "tests/fixtures/compose/v8.yml",
+            "--format",
+            "markdown",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let markdown = stdout(&output);
+    let head: Vec<&str> = markdown.lines().take(4).collect();
+    assert_eq!(head[0], "# Upgrade Redash from 8.0.0 to 10.1.0");
+    assert_eq!(
+        head[2],
+        format!(
+            "- Prepared: 2025-06-30 (UTC) with redash-upgrade {}",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+    assert!(
+        head[3].starts_with("- Deployment files checked: a docker compose deployment (tests/fixtures/compose/v8.yml)"),
+        "{}",
+        head[3]
+    );
+    assert!(markdown.contains("### Rehearse on a restored copy"));
+    let bad = command()
+        .env("REDASH_UPGRADE_DATE", "2025-02-30")
+        .args(["plan", "--from", "8", "--to", "10", "--format", "markdown"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("REDASH_UPGRADE_DATE \"2025-02-30\": not a date"));
+}
+
+#[test]
+fn without_the_date_variable_the_ticket_is_dated_today_in_utc() {
+    let output = command()
+        .env_remove("REDASH_UPGRADE_DATE")
+        .args(["plan", "--from", "8", "--to", "10", "--format", "markdown"])
+        .output()
+        .unwrap();
+    let markdown = stdout(&output);
+    let line = markdown.lines().nth(2).unwrap();
+    let date = line
+        .strip_prefix("- Prepared: ")
+        .and_then(|rest| rest.split_once(" (UTC)"))
+        .map(|(date, _)| date)
+        .unwrap_or_else(|| panic!("{line}"));
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 86_400;
+    let year: u64 = date[..4].parse().unwrap();
+    assert_eq!(date.len(), 10, "{date}");
+    assert_eq!(year, 1970 + days * 4 / 1461, "{date}");
+}
+
+#[test]
+fn the_json_carries_the_rehearse_phase_step_kinds_and_what_to_act_on() {
+    let output = stdout(&run(&[
+        "plan", "--from", "8", "--to", "10", "--format", "json",
+    ]));
+    let plan: serde_json::Value = serde_json::from_str(&output).unwrap();
+    assert_eq!(plan["deployment"], serde_json::Value::Null);
+    let hop = &plan["hops"][0];
+    let steps = hop["steps"].as_array().unwrap();
+    assert!(steps.iter().any(|step| step["phase"] == "rehearse"));
+    assert!(steps.iter().any(|step| step["platform"] == "ecs"));
+    assert!(steps.iter().any(|step| step["platform"] == "compose"));
+    let changes = hop["env_changes"].as_array().unwrap();
+    let broker = changes
+        .iter()
+        .find(|change| change["name"] == "REDASH_CELERY_BROKER")
+        .unwrap();
+    assert_eq!(broker["act"], true);
+    let rq = changes
+        .iter()
+        .find(|change| change["name"] == "RQ_REDIS_URL")
+        .unwrap();
+    assert_eq!(rq["act"], false);
+    assert!(rq["meaning"].as_str().unwrap().contains("Redis"));
+    assert_eq!(rq["wanted"], serde_json::Value::Null);
 }

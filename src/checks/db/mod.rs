@@ -2,13 +2,16 @@
 //! what the migrations need from the server. They run only with a database to read.
 
 pub mod alembic_stamp_problem;
+pub mod alert_options_not_object;
 pub mod json_invalid_for_jsonb;
 mod jsonb;
 pub mod legacy_schedule_unconvertible;
 mod live;
 pub mod migration_privileges_missing;
+pub mod options_not_json;
 pub mod postgres_version_too_old;
 pub mod profile_image_url_breaks_migration;
+pub mod query_options_break_rehash;
 pub mod query_runner_not_registered;
 pub mod queue_of_data_source_not_consumed;
 pub mod schema_drift;

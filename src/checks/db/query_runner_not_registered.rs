@@ -17,26 +17,36 @@ static META: CheckMeta = CheckMeta {
     what: "On hops crossing 25.1.0, works out the runners the target enables (its default list, \
            or REDASH_ENABLED_QUERY_RUNNERS, plus REDASH_ADDITIONAL_QUERY_RUNNERS, minus \
            REDASH_DISABLED_QUERY_RUNNERS, from the configuration inputs) and the data-source \
-           types they register, and lists the queries on data sources of any other type. On a \
-           hop to exactly 25.1.0 it also lists queries on Elasticsearch and Kibana data sources.",
+           types they register, and lists the queries on data sources of any other type. It also \
+           lists queries on data sources whose runner crashes on the empty configuration the \
+           migration passes, as the target's known bugs say: Elasticsearch and Kibana on 25.1.0, \
+           Graphite and Amazon Elasticsearch on every 25.x and 26.x release.",
     why: "Migration 9e8c841d1a30 recomputes every query's hash through its data source's runner; \
           a type with no registered runner (removed from the release, or not enabled, like \
-          python by default) gives None.gen_query_hash and aborts the hop. 25.1.0's \
-          Elasticsearch and Kibana runners crash on the empty configuration it passes (fixed in \
-          25.8.0).",
+          python by default) gives None.gen_query_hash and aborts the hop. Runners that read \
+          their configuration in their constructor crash on the empty one it passes: 25.1.0's \
+          Elasticsearch and Kibana (fixed in 25.8.0), Graphite (`url`) and Amazon Elasticsearch \
+          (`region`) in every release since.",
     fix: "Enable the runner (REDASH_ADDITIONAL_QUERY_RUNNERS) for the migration, or archive and \
           detach those queries, or delete the data sources you no longer use; go to 25.8.0 \
           rather than 25.1.0 with Elasticsearch or Kibana data sources.",
     references: &[
         "v25.1.0:migrations/versions/9e8c841d1a30_fix_hash.py",
         "v25.1.0:redash/settings/__init__.py",
+        "v25.1.0:redash/query_runner/graphite.py:67",
+        "v25.1.0:redash/query_runner/amazon_elasticsearch.py:54",
     ],
 };
 
-/// The known bug of a target whose re-hash migration crashes on some runners' empty
+/// The known bugs of targets whose re-hash migration crashes on some runners' empty
 /// configuration, and the data-source types of those runners.
-const RUNNERS_CRASH_BUG: &str = "migration-25-1-elasticsearch";
-const CRASHING_RUNNER_TYPES: [&str; 2] = ["elasticsearch", "kibana"];
+const RUNNERS_CRASH_BUGS: [(&str, &[&str]); 2] = [
+    ("migration-25-1-elasticsearch", &["elasticsearch", "kibana"]),
+    (
+        "migration-fix-hash-graphite-aws-es",
+        &["graphite", "aws_es"],
+    ),
+];
 
 #[async_trait::async_trait]
 impl DatabaseCheck for QueryRunnerNotRegistered {
@@ -71,11 +81,12 @@ impl DatabaseCheck for QueryRunnerNotRegistered {
                 ),
             )
             .await?;
-        let runners_crash = hop
-            .plan
-            .known_bugs
-            .iter()
-            .find(|bug| bug.id == RUNNERS_CRASH_BUG);
+        let crashing = |kind: &str| {
+            RUNNERS_CRASH_BUGS
+                .iter()
+                .filter(|(_, types)| types.contains(&kind))
+                .find_map(|(id, _)| hop.plan.known_bugs.iter().find(|bug| bug.id == *id))
+        };
         let mut reports = Vec::new();
         for row in rows {
             let kind: String = row.get(0);
@@ -92,9 +103,7 @@ impl DatabaseCheck for QueryRunnerNotRegistered {
                     location: None,
                     help: format!("Enable the {kind} runner with REDASH_ADDITIONAL_QUERY_RUNNERS for the migration, or detach or archive these queries."),
                 });
-            } else if let Some(bug) =
-                runners_crash.filter(|_| CRASHING_RUNNER_TYPES.contains(&kind.as_str()))
-            {
+            } else if let Some(bug) = crashing(&kind) {
                 reports.push(Report {
                     severity: None,
                     message: format!(

@@ -12,24 +12,30 @@ static META: CheckMeta = CheckMeta {
     trigger: Trigger::NamedByHop,
     summary: "widgets whose position.col or sizeX migration db0aca1ebd32 cannot double",
     what: "On hops crossing 25.8.0, reads widgets.options and lists widgets whose position has no \
-           col or sizeX, or one that is not an integer (1.5, \"\", null).",
+           col or sizeX, or one that is not an integer (1.5, \"\", null), or one too large to \
+           double within an int (above 1073741823).",
     why: "db0aca1ebd32 doubles both values with `(options->'position'->>'col')::int * 2`: a value \
           that is not an integer fails the cast, and a missing one turns options into NULL, \
-          which the NOT NULL column refuses. Either aborts the hop.",
+          which the NOT NULL column refuses; a value above 1073741823 overflows `int` when \
+          doubled. Each aborts the hop.",
     fix: "Give those widgets integer positions before the hop (re-save their dashboards, or set \
           col and sizeX in options), or delete widgets of deleted dashboards.",
     references: &["v25.8.0:migrations/versions/db0aca1ebd32_12_column_dashboard_layout.py"],
 };
 
-/// Whether `value` survives PostgreSQL's `(value ->> '')::int`.
-fn casts_to_int(value: Option<&serde_json::Value>) -> bool {
-    match value {
-        Some(serde_json::Value::Number(number)) => {
-            number.as_i64().is_some_and(|n| i32::try_from(n).is_ok())
-        }
-        Some(serde_json::Value::String(text)) => text.trim().parse::<i32>().is_ok(),
-        _ => false,
-    }
+/// The largest magnitude that still fits an `int` once doubled.
+const DOUBLES_WITHIN_INT: i64 = i32::MAX as i64 / 2;
+
+/// Whether `value` survives PostgreSQL's `(value ->> '')::int * 2`: an integer (or a string
+/// holding one, with ASCII spaces around it, as int4's input takes) that doubling keeps within
+/// an `int`.
+fn doubles_as_int(value: Option<&serde_json::Value>) -> bool {
+    let number = match value {
+        Some(serde_json::Value::Number(number)) => number.as_i64(),
+        Some(serde_json::Value::String(text)) => text.trim_matches(' ').parse::<i64>().ok(),
+        _ => None,
+    };
+    number.is_some_and(|n| (-DOUBLES_WITHIN_INT..=DOUBLES_WITHIN_INT).contains(&n))
 }
 
 #[async_trait::async_trait]
@@ -82,8 +88,8 @@ fn unresizable_widget(row: &[u8], found: &mut Vec<i64>) {
         return;
     };
     let position = options.get("position");
-    let fine = casts_to_int(position.and_then(|p| p.get("col")))
-        && casts_to_int(position.and_then(|p| p.get("sizeX")));
+    let fine = doubles_as_int(position.and_then(|p| p.get("col")))
+        && doubles_as_int(position.and_then(|p| p.get("sizeX")));
     if !fine {
         found.push(id);
     }

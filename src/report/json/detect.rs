@@ -28,6 +28,7 @@ pub fn detection_json(detection: &Detection) -> Value {
         })),
         "compared_with": detection.compared_with.as_ref().map(ToString::to_string),
         "drift": detection.drift,
+        "accepted_drift": detection.accepted_drift,
         "variance": detection.variance,
         "server_version": detection.server.server_version,
         "server_version_num": detection.server.server_version_num,

@@ -27,6 +27,10 @@ pub fn plan_json(plan: &UpgradePlan<'_>) -> Value {
             "source": skipped.source.0,
         })).collect::<Vec<_>>(),
         "hops": plan.hops.iter().map(hop_json).collect::<Vec<_>>(),
+        "deployment": plan.deployment.as_ref().map(|fit| json!({
+            "platform": fit.platform,
+            "inputs": fit.inputs,
+        })),
     })
 }
 
@@ -43,6 +47,7 @@ fn hop_json(hop: &HopPlan<'_>) -> Value {
         "to": hop.to.version.to_string(),
         "from_image": hop.from.image.tag,
         "image": hop.to.image.tag,
+        "image_note": hop.to.image.note,
         "why": {"text": hop.reason.text, "source": hop.reason.source.0},
         "job_system": {
             "from": hop.from.job_system,
@@ -68,6 +73,7 @@ fn hop_json(hop: &HopPlan<'_>) -> Value {
             "phase": step.phase.name(),
             "text": step.text,
             "source": step.source.as_ref().map(|source| source.0.as_str()),
+            "platform": step.platform,
         })).collect::<Vec<_>>(),
         "env_changes": hop.env_changes.iter().map(env_change_json).collect::<Vec<_>>(),
         "breaking_changes": notes_json(&hop.breaking_changes()),
@@ -96,12 +102,33 @@ fn hop_json(hop: &HopPlan<'_>) -> Value {
 }
 
 fn env_change_json(change: &EnvChange) -> Value {
+    let mut value = env_change_fields(change);
+    if let Value::Object(fields) = &mut value {
+        fields.insert("act".into(), change.needs_action().into());
+        if !matches!(change, EnvChange::Renamed { .. }) {
+            fields.insert("meaning".into(), change.meaning().into());
+        }
+        if matches!(change, EnvChange::Added { .. }) {
+            fields.insert(
+                "wanted".into(),
+                change
+                    .wanted()
+                    .map(|note| json!({"text": note.text, "source": note.source.0}))
+                    .unwrap_or(Value::Null),
+            );
+        }
+    }
+    value
+}
+
+fn env_change_fields(change: &EnvChange) -> Value {
     match change {
         EnvChange::Added {
             name,
             default,
             secret,
             source,
+            ..
         } => json!({
             "change": change.kind(), "name": name, "secret": secret,
             "default": default.as_ref().map(|_| shown_default(default, *secret)),
@@ -111,6 +138,7 @@ fn env_change_json(change: &EnvChange) -> Value {
             name,
             secret,
             source,
+            ..
         } => json!({"change": change.kind(), "name": name, "secret": secret, "source": source.0}),
         EnvChange::DefaultChanged {
             name,
@@ -118,6 +146,7 @@ fn env_change_json(change: &EnvChange) -> Value {
             new,
             secret,
             source,
+            ..
         } => json!({
             "change": change.kind(), "name": name, "secret": secret,
             "old_default": old.as_ref().map(|_| shown_default(old, *secret)),

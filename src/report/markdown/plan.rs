@@ -6,7 +6,10 @@ use crate::knowledge::model::Note;
 use crate::plan::UpgradePlan;
 use crate::plan::{HopPlan, Phase};
 
-use crate::report::describe::{describe_env_changes, fixed_in_text, memory_figures_text};
+use crate::report::describe::{
+    deployment_text, describe_env_added, describe_env_to_act_on, env_added_title, fixed_in_text,
+    image_text, memory_figures_text, platform_label,
+};
 
 fn notes(out: &mut dyn Write, title: &str, notes: &[&Note]) -> io::Result<()> {
     if notes.is_empty() {
@@ -19,20 +22,34 @@ fn notes(out: &mut dyn Write, title: &str, notes: &[&Note]) -> io::Result<()> {
     Ok(())
 }
 
+/// A change ticket: the title names both releases, the header when and with what the plan was
+/// made and the deployment files it was fitted to, then one checklist per hop.
 pub fn plan_markdown(out: &mut dyn Write, plan: &UpgradePlan<'_>) -> io::Result<()> {
     writeln!(
         out,
-        "# Redash upgrade {} -> {}\n",
+        "# Upgrade Redash from {} to {}\n",
         plan.from.version, plan.to.version
+    )?;
+    let tool = format!("redash-upgrade {}", env!("CARGO_PKG_VERSION"));
+    match &plan.date {
+        Some(date) => writeln!(out, "- Prepared: {date} (UTC) with {tool}")?,
+        None => writeln!(out, "- Prepared with {tool}")?,
+    }
+    writeln!(out, "- Deployment files checked: {}", deployment_text(plan))?;
+    let path = plan.path();
+    writeln!(
+        out,
+        "- Path: {} ({} hop{})",
+        path.join(" -> "),
+        plan.hops.len(),
+        if plan.hops.len() == 1 { "" } else { "s" }
     )?;
     for resolution in [&plan.from.resolution, &plan.to.resolution]
         .into_iter()
         .flatten()
     {
-        writeln!(out, "_{resolution}._\n")?;
+        writeln!(out, "- {resolution}.")?;
     }
-    let path = plan.path();
-    writeln!(out, "Path: {}", path.join(" -> "))?;
     if !plan.skipped.is_empty() {
         writeln!(out, "\nSkipped releases:\n")?;
         for skipped in &plan.skipped {
@@ -40,21 +57,28 @@ pub fn plan_markdown(out: &mut dyn Write, plan: &UpgradePlan<'_>) -> io::Result<
         }
     }
     for (index, hop) in plan.hops.iter().enumerate() {
-        hop_markdown(out, hop, index + 1)?;
+        hop_markdown(out, hop, index + 1, plan.platform().is_none())?;
     }
     Ok(())
 }
 
-fn hop_markdown(out: &mut dyn Write, hop: &HopPlan<'_>, number: usize) -> io::Result<()> {
+/// `mark`: whether steps written for one kind of deployment say so.
+fn hop_markdown(
+    out: &mut dyn Write,
+    hop: &HopPlan<'_>,
+    number: usize,
+    mark: bool,
+) -> io::Result<()> {
     writeln!(
         out,
         "\n## Hop {number}: {} -> {}\n",
         hop.from.version, hop.to.version
     )?;
-    let image = hop
-        .image()
-        .map(|image| format!("`{image}`"))
-        .unwrap_or_else(|| "no official image".to_owned());
+    let image = match (hop.image(), hop.to.image.note.as_deref()) {
+        (Some(image), _) => format!("`{image}`"),
+        (None, Some(note)) => format!("{}: {}", image_text(hop.to), note.trim()),
+        (None, None) => image_text(hop.to),
+    };
     writeln!(out, "- Image: {image}")?;
     writeln!(out, "- Why this stop: {}", hop.reason.text)?;
     let revisions: Vec<String> = hop
@@ -99,19 +123,37 @@ fn hop_markdown(out: &mut dyn Write, hop: &HopPlan<'_>, number: usize) -> io::Re
     for phase in Phase::ALL {
         let title = match phase {
             Phase::PreFlight => "Pre-flight",
+            Phase::Rehearse => "Rehearse on a restored copy (before the window)",
             Phase::Snapshot => "Snapshot",
             Phase::Migrate => "Migrate",
             Phase::Verify => "Verify",
         };
         writeln!(out, "\n### {title}\n")?;
         for step in hop.steps.iter().filter(|step| step.phase == phase) {
-            writeln!(out, "- [ ] {}", step.text)?;
+            match step.platform.filter(|_| mark) {
+                Some(platform) => {
+                    writeln!(out, "- [ ] _({})_ {}", platform_label(platform), step.text)?
+                }
+                None => writeln!(out, "- [ ] {}", step.text)?,
+            }
         }
     }
     notes(out, "Breaking changes", &hop.breaking_changes())?;
-    if !hop.env_changes.is_empty() {
-        writeln!(out, "\n#### Environment\n")?;
-        for line in describe_env_changes(&hop.env_changes) {
+    let act = describe_env_to_act_on(hop);
+    if !act.is_empty() {
+        writeln!(out, "\n#### Environment: {} to act on\n", act.len())?;
+        for line in &act {
+            writeln!(out, "- {line}")?;
+        }
+    }
+    let added = describe_env_added(hop);
+    if !added.is_empty() {
+        let (title, rule) = env_added_title(hop);
+        writeln!(out, "\n#### {title}\n")?;
+        if let Some(rule) = rule {
+            writeln!(out, "{rule}\n")?;
+        }
+        for line in &added {
             writeln!(out, "- {line}")?;
         }
     }

@@ -185,6 +185,37 @@ pub fn detection_text(out: &mut dyn Write, detection: &Detection) -> std::io::Re
             writeln!(out, "  missing type      {type_name}")?;
         }
     }
+    let accepted = &detection.accepted_drift;
+    if !accepted.is_empty() {
+        writeln!(
+            out,
+            "Accepted by the baseline, not drift ({} object(s)):",
+            accepted.count()
+        )?;
+        for table in &accepted.extra_tables {
+            writeln!(out, "  extra table       {table}")?;
+        }
+        for column in &accepted.extra_columns {
+            writeln!(
+                out,
+                "  extra column      {}.{} {}",
+                column.table, column.column, column.sql_type
+            )?;
+        }
+        for (label, list) in [
+            ("extra index", &accepted.extra_indexes),
+            ("extra constraint", &accepted.extra_constraints),
+            ("extra trigger", &accepted.extra_triggers),
+        ] {
+            for object in list {
+                writeln!(
+                    out,
+                    "  {label:<17} {}.{} {}",
+                    object.table, object.name, object.definition
+                )?;
+            }
+        }
+    }
     if !detection.variance.is_empty() {
         writeln!(
             out,

@@ -10,7 +10,10 @@ use crate::knowledge::KnowledgeBase;
 use crate::plan::UpgradePlan;
 use crate::plan::{HopPlan, Phase};
 
-use crate::report::describe::{describe_env_changes, fixed_in_text, memory_figures_text};
+use crate::report::describe::{
+    deployment_text, describe_env_added, describe_env_to_act_on, env_added_title, fixed_in_text,
+    image_text, memory_figures_text, platform_label,
+};
 use crate::report::{wrap, TEXT_WIDTH};
 
 const HEADING: Style = Style::new().bold();
@@ -63,6 +66,12 @@ pub fn plan_text(out: &mut dyn Write, plan: &UpgradePlan<'_>) -> io::Result<()> 
     }
     let path = plan.path();
     paragraph(out, &format!("Path: {}", path.join(" -> ")), "", "  ")?;
+    paragraph(
+        out,
+        &format!("Deployment: {}", deployment_text(plan)),
+        "",
+        "  ",
+    )?;
     if !plan.skipped.is_empty() {
         writeln!(out, "Skipped releases:")?;
         for skipped in &plan.skipped {
@@ -72,7 +81,7 @@ pub fn plan_text(out: &mut dyn Write, plan: &UpgradePlan<'_>) -> io::Result<()> 
     }
     for (index, hop) in plan.hops.iter().enumerate() {
         writeln!(out)?;
-        hop_text(out, hop, index + 1, hop_count)?;
+        hop_text(out, hop, index + 1, hop_count, plan.platform().is_none())?;
     }
     Ok(())
 }
@@ -82,22 +91,25 @@ fn field(out: &mut dyn Write, name: &str, value: &str) -> io::Result<()> {
     paragraph(out, value, &head, &" ".repeat(head.len()))
 }
 
-fn hop_text(out: &mut dyn Write, hop: &HopPlan<'_>, number: usize, count: usize) -> io::Result<()> {
+/// `mark`: whether steps written for one kind of deployment say so (the plan is not fitted to
+/// one kind).
+fn hop_text(
+    out: &mut dyn Write,
+    hop: &HopPlan<'_>,
+    number: usize,
+    count: usize,
+    mark: bool,
+) -> io::Result<()> {
     let title = format!(
         "Hop {number} of {count}: {} -> {}",
         hop.from.version, hop.to.version
     );
     writeln!(out, "{}", styled(HEADING, &title))?;
     writeln!(out, "{}", styled(DIM, &"-".repeat(title.len())))?;
-    let unknown = "no official image".to_owned();
     field(
         out,
         "Image",
-        &format!(
-            "{} (was {})",
-            hop.image().unwrap_or(&unknown),
-            hop.from.image.tag.as_deref().unwrap_or(&unknown)
-        ),
+        &format!("{} (was {})", image_text(hop.to), image_text(hop.from)),
     )?;
     field(out, "Why stop", &hop.reason.text)?;
     if hop.from.job_system != hop.to.job_system {
@@ -163,10 +175,23 @@ fn hop_text(out: &mut dyn Write, hop: &HopPlan<'_>, number: usize, count: usize)
     field(out, "Rollback", &hop.rollback_summary())?;
     writeln!(out)?;
     bullets(out, "Breaking changes", &hop.breaking_changes())?;
-    if !hop.env_changes.is_empty() {
-        writeln!(out, "  {}", styled(HEADING, "Environment"))?;
-        for line in describe_env_changes(&hop.env_changes) {
-            paragraph(out, &line, "    - ", "      ")?;
+    let act = describe_env_to_act_on(hop);
+    if !act.is_empty() {
+        let title = format!("Environment: {} to act on", act.len());
+        writeln!(out, "  {}", styled(HEADING, &title))?;
+        for line in &act {
+            paragraph(out, line, "    - ", "      ")?;
+        }
+    }
+    let added = describe_env_added(hop);
+    if !added.is_empty() {
+        let (title, rule) = env_added_title(hop);
+        writeln!(out, "  {}", styled(HEADING, &title))?;
+        if let Some(rule) = rule {
+            paragraph(out, &rule, "    ", "    ")?;
+        }
+        for line in &added {
+            paragraph(out, line, "    - ", "      ")?;
         }
     }
     bullets(out, "Process and queues", &hop.process_changes())?;
@@ -187,7 +212,10 @@ fn hop_text(out: &mut dyn Write, hop: &HopPlan<'_>, number: usize, count: usize)
     for phase in Phase::ALL {
         for step in hop.steps.iter().filter(|step| step.phase == phase) {
             number += 1;
-            let head = format!("    {number:>2}. [{}] ", phase.name());
+            let mut head = format!("    {number:>2}. [{}] ", phase.name());
+            if let Some(platform) = step.platform.filter(|_| mark) {
+                head.push_str(&format!("({}) ", platform_label(platform)));
+            }
             paragraph(out, &step.text, &head, "        ")?;
         }
     }
