@@ -36,11 +36,36 @@ impl std::fmt::Display for Severity {
     }
 }
 
+/// What a database finding says will happen at the hop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Effect {
+    /// The migration fails and the hop rolls back whole.
+    Aborts,
+    /// The migration succeeds, but data is lost or changed on the way.
+    LosesData,
+    /// The migration succeeds and the new release misbehaves at run time.
+    Misbehaves,
+}
+
+impl Effect {
+    /// How a report says it: `aborts the hop`.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            Effect::Aborts => "aborts the hop",
+            Effect::LosesData => "loses data",
+            Effect::Misbehaves => "breaks the new release",
+        }
+    }
+}
+
 /// What a check reports; the engine adds code, severity and hop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
     /// Overrides the check's default severity for this report.
     pub severity: Option<Severity>,
+    /// Overrides the check's effect for this report.
+    pub effect: Option<Effect>,
     pub message: String,
     pub location: Option<Location>,
     pub help: String,
@@ -50,6 +75,8 @@ pub struct Report {
 pub struct Finding {
     pub code: &'static str,
     pub severity: Severity,
+    /// For database findings: what happens at the hop.
+    pub effect: Option<Effect>,
     pub hop: HopId,
     pub message: String,
     pub location: Option<Location>,
@@ -76,6 +103,9 @@ pub struct CheckMeta {
     pub code: &'static str,
     pub severity: Severity,
     pub trigger: Trigger,
+    /// For database checks: what happens at the hop to the rows they name. A migration that
+    /// aborts or loses data is an error; how bad misbehaviour is, each check says.
+    pub effect: Option<Effect>,
     pub summary: &'static str,
     pub what: &'static str,
     pub why: &'static str,
@@ -304,6 +334,7 @@ fn collect(
                     findings.push(Finding {
                         code: meta.code,
                         severity,
+                        effect: report.effect.or(meta.effect),
                         hop: hop.clone(),
                         message: report.message,
                         location: report.location,
@@ -317,6 +348,7 @@ fn collect(
                 findings.push(Finding {
                     code: CANNOT_RUN,
                     severity,
+                    effect: None,
                     hop: hop.clone(),
                     message: format!("{} could not run: {why}", meta.code),
                     location: None,

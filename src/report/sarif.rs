@@ -91,7 +91,7 @@ fn result(finding: &Finding) -> Value {
         "ruleIndex": rule_index(finding.code),
         "level": level(finding.severity),
         "message": {"text": format!("{} Fix: {}", finding.message, finding.help)},
-        "properties": {"hop": finding.hop},
+        "properties": {"hop": finding.hop, "effect": finding.effect},
     });
     if let Some(location) = &finding.location {
         result["locations"] = json!([{

@@ -912,3 +912,36 @@ fn queries_on_runners_that_crash_on_an_empty_configuration_are_named_on_every_25
         "{found:?}"
     );
 }
+
+#[test]
+fn every_database_check_says_what_happens_and_its_severity_follows() {
+    use redash_upgrade::checks::{Check, Effect, Severity, CHECKS};
+    for check in CHECKS {
+        let Check::Database(_) = check else { continue };
+        let meta = check.meta();
+        if meta.code == "table-rewrite-size" || meta.code == "schema-drift" {
+            // Sizes are information; drift's effect depends on each object (set per finding).
+            continue;
+        }
+        // The role checked is the one connected as, which need not be the one that migrates:
+        // its missing privileges abort the hop only if the migration runs as it.
+        let conditional = meta.code == "migration-privileges-missing";
+        let effect = meta
+            .effect
+            .unwrap_or_else(|| panic!("{} says nothing of what happens at the hop", meta.code));
+        if matches!(effect, Effect::Aborts | Effect::LosesData) && !conditional {
+            assert_eq!(meta.severity, Severity::Error, "{}: {effect:?}", meta.code);
+        }
+    }
+    // And the finding carries it.
+    let db = fixture_db("10.1.0");
+    db.execute("UPDATE queries SET options = '{\"parameters\": null}' WHERE id = 21");
+    let (_, report) = check(&db.tcp_url(), &FROM_10_1);
+    let finding = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|finding| finding["code"] == "query-options-break-rehash")
+        .unwrap();
+    assert_eq!(finding["effect"], "aborts");
+}

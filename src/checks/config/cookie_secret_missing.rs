@@ -8,6 +8,7 @@ static META: CheckMeta = CheckMeta {
     code: "cookie-secret-missing",
     severity: Severity::Error,
     trigger: Trigger::EveryHop,
+    effect: None,
     summary: "REDASH_COOKIE_SECRET is not set",
     what: "Looks for REDASH_COOKIE_SECRET, set and not empty, on every Redash role.",
     why: "Up to 10.0.0 an unset cookie secret falls back to a built-in value that is public, so \
@@ -56,6 +57,7 @@ impl ConfigCheck for CookieSecretMissing {
         let (roles, plural) = super::role_list(&names);
         Ok(vec![Report {
             severity: Some(severity),
+            effect: None,
             message: format!(
                 "{roles} {} no REDASH_COOKIE_SECRET ({})",
                 if plural { "have" } else { "has" },

@@ -11,6 +11,7 @@ static META: CheckMeta = CheckMeta {
     code: "csrf-enforced-with-multi-org",
     severity: Severity::Error,
     trigger: Trigger::EveryHop,
+    effect: None,
     summary: "REDASH_ENFORCE_CSRF with multi_org on 10.x, or with SAML login on 25.1.0",
     what: "When REDASH_ENFORCE_CSRF is on and the target has one of the known bugs \
            enforce-csrf-multi-org-exception (10.x) or enforce-csrf-blocks-saml-login-25-1 \
@@ -48,6 +49,7 @@ impl ConfigCheck for CsrfEnforcedWithMultiOrg {
             if super::setting_on(hop, "REDASH_MULTI_ORG").is_some() {
                 return Ok(vec![Report {
                     severity: None,
+                    effect: None,
                     message: format!(
                         "REDASH_ENFORCE_CSRF is on with multi_org, which {} cannot serve",
                         hop.plan.to.version
@@ -60,6 +62,7 @@ impl ConfigCheck for CsrfEnforcedWithMultiOrg {
         if let Some(bug) = known_bug(hop, LOGIN_CALLBACK_BUG) {
             return Ok(vec![Report {
                 severity: Some(Severity::Warning),
+                effect: None,
                 message: format!(
                     "REDASH_ENFORCE_CSRF is on: {} no longer exempts login callbacks, so SAML logins fail",
                     hop.plan.to.version

@@ -9,6 +9,7 @@ static META: CheckMeta = CheckMeta {
     code: "gunicorn-binds-ipv6",
     severity: Severity::Info,
     trigger: Trigger::NamedByHop,
+    effect: None,
     summary: "26.3.0's server binds [::]:5000, which needs IPv6 in the container",
     what: "On hops crossing 26.3.0, reports each server role that runs the image's own `server` \
            command.",
@@ -35,6 +36,7 @@ impl ConfigCheck for GunicornBindsIpv6 {
             })
             .map(|role| Report {
                 severity: None,
+                effect: None,
                 message: format!(
                     "{} will listen on [::]:5000 on {}",
                     role.name, hop.plan.to.version

@@ -9,6 +9,7 @@ static META: CheckMeta = CheckMeta {
     code: "image-tag-mismatch",
     severity: Severity::Warning,
     trigger: Trigger::EveryHop,
+    effect: None,
     summary: "an image tag that is unpinned or not the release the hop starts from",
     what: "Reads each role's image. `latest` or no tag is reported; a Redash image whose tag does \
            not name the hop's starting release is reported on the first hop.",
@@ -74,6 +75,7 @@ impl ConfigCheck for ImageTagMismatch {
             if let Some((message, help)) = report {
                 reports.push(Report {
                     severity: None,
+                    effect: None,
                     message,
                     location: Some(image.location.clone()),
                     help,

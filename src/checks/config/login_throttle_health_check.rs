@@ -9,6 +9,7 @@ static META: CheckMeta = CheckMeta {
     code: "login-throttle-health-check",
     severity: Severity::Warning,
     trigger: Trigger::OncePerPlan,
+    effect: None,
     summary: "a health check on /login, or the login rate limit raised for one",
     what: "Looks for REDASH_THROTTLE_LOGIN_PATTERN set to anything but the release default on any \
            role, and for container health checks (compose `healthcheck`, ECS `healthCheck`) that \
@@ -54,6 +55,7 @@ impl ConfigCheck for LoginThrottleHealthCheck {
             }
             reports.push(Report {
                 severity: None,
+                effect: None,
                 message: format!(
                     "{} raises REDASH_THROTTLE_LOGIN_PATTERN to {pattern} (default {})",
                     role.name,
@@ -70,6 +72,7 @@ impl ConfigCheck for LoginThrottleHealthCheck {
             if check.value.contains("/login") {
                 reports.push(Report {
                     severity: None,
+                    effect: None,
                     message: format!("{}'s health check requests /login", role.name),
                     location: Some(check.location.clone()),
                     help: "Request /ping instead: it needs no login and is not rate-limited."

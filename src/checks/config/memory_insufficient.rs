@@ -10,6 +10,7 @@ static META: CheckMeta = CheckMeta {
     code: "memory-insufficient",
     severity: Severity::Error,
     trigger: Trigger::EveryHop,
+    effect: None,
     summary: "memory below what the target release needs",
     what: "Estimates each role's memory on the target release from the idle figures in the \
            knowledge base (server, worker container, scheduler, each with its source) and compares \
@@ -60,6 +61,7 @@ impl ConfigCheck for MemoryInsufficient {
             if limit.value < needed {
                 reports.push(Report {
                     severity: None,
+                    effect: None,
                     message: format!(
                         "{} is limited to {} MiB; on {} it uses about {needed} MiB at idle",
                         role.name, limit.value, hop.plan.to.version
@@ -83,6 +85,7 @@ impl ConfigCheck for MemoryInsufficient {
                 };
                 reports.push(Report {
                     severity: None,
+                    effect: None,
                     message: format!("the host has {host} MiB; {need}"),
                     location: None,
                     help: format!("Move to a host with at least {minimum} MiB before the hop."),

@@ -10,6 +10,7 @@ static META: CheckMeta = CheckMeta {
     code: "module-removed",
     severity: Severity::Error,
     trigger: Trigger::EveryHop,
+    effect: None,
     summary: "a query runner or destination module the target release does not ship",
     what: "Reads REDASH_ENABLED_QUERY_RUNNERS, REDASH_ADDITIONAL_QUERY_RUNNERS, \
            REDASH_ENABLED_DESTINATIONS and REDASH_ADDITIONAL_DESTINATIONS on every role and looks \
@@ -63,6 +64,7 @@ impl ConfigCheck for ModuleRemoved {
                     }
                     reports.push(Report {
                         severity: None,
+                        effect: None,
                         message: format!(
                             "{setting} names {module}, which {} does not ship: Redash fails to start importing it",
                             hop.plan.to.version

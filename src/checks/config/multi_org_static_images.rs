@@ -11,6 +11,7 @@ static META: CheckMeta = CheckMeta {
     code: "multi-org-static-images",
     severity: Severity::Warning,
     trigger: Trigger::EveryHop,
+    effect: None,
     summary: "multi_org icons requested under /<org_slug>/static/ are not served",
     what: "When REDASH_MULTI_ORG is on and the target release has the known bug \
            `multi-org-static-images-relative`, looks in the nginx config (--nginx) for a location \
@@ -61,6 +62,7 @@ impl ConfigCheck for MultiOrgStaticImages {
         }
         Ok(vec![Report {
             severity: None,
+            effect: None,
             message: format!(
                 "REDASH_MULTI_ORG is on and the proxy has no rule for /<org_slug>/static/images/ ({} requests icons there)",
                 hop.plan.to.version

@@ -9,6 +9,7 @@ static META: CheckMeta = CheckMeta {
     code: "queues-celery-obsolete",
     severity: Severity::Error,
     trigger: Trigger::EveryHop,
+    effect: None,
     summary: "QUEUES names the Celery queue `celery` on an RQ release",
     what: "Looks for `celery` in the QUEUES of any role when the target release runs its jobs on \
            RQ (10.0.0 and later).",
@@ -40,6 +41,7 @@ impl ConfigCheck for QueuesCeleryObsolete {
                     .any(|queue| queue == "celery")
                     .then(|| Report {
                         severity: None,
+                        effect: None,
                         message: format!(
                         "{} lists the Celery queue `celery` in QUEUES ({}), which {} never uses",
                         role.name,

@@ -10,6 +10,7 @@ static META: CheckMeta = CheckMeta {
     code: "queues-not-consumed",
     severity: Severity::Error,
     trigger: Trigger::EveryHop,
+    effect: None,
     summary: "a queue that receives jobs in the target release has no worker",
     what: "Takes the queues each role consumes on the target release (a worker's QUEUES, or the \
            release's default when QUEUES is unset or empty; on Celery releases the scheduler's \
@@ -131,6 +132,7 @@ impl ConfigCheck for QueuesNotConsumed {
             message.push_str(&quoting_note(&consumers));
             reports.push(Report {
                 severity: None,
+                effect: None,
                 message,
                 location: anchor.clone(),
                 help: format!(
@@ -147,6 +149,7 @@ impl ConfigCheck for QueuesNotConsumed {
             let list = upstreams.join(", ");
             reports.push(Report {
                 severity: Some(Severity::Warning),
+                effect: None,
                 message: format!(
                     "no role consumes {list} on {}, and neither does {}'s own default QUEUES: \
                      its jobs pile up in Redis unless a worker lists it (consumed: {consumed_text})",

@@ -8,6 +8,7 @@ static META: CheckMeta = CheckMeta {
     code: "redash-host-without-scheme",
     severity: Severity::Warning,
     trigger: Trigger::NamedByHop,
+    effect: None,
     summary: "multi_org REDASH_HOST without a scheme, which 26.3.0 no longer adds",
     what: "On hops crossing 26.3.0 with REDASH_MULTI_ORG on, looks at REDASH_HOST for a scheme \
            (https://).",
@@ -37,6 +38,7 @@ impl ConfigCheck for RedashHostWithoutScheme {
             .filter(|host| host.value.as_deref().is_some_and(|text| !text.contains("://")))
             .map(|host| Report {
                 severity: None,
+                effect: None,
                 message: format!(
                     "REDASH_HOST is {} without a scheme: {} e-mails multi_org links without a protocol",
                     host.value.as_deref().unwrap_or_default(),

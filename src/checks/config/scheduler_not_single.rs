@@ -9,6 +9,7 @@ static META: CheckMeta = CheckMeta {
     code: "scheduler-not-single",
     severity: Severity::Error,
     trigger: Trigger::EveryHop,
+    effect: None,
     summary: "more than one scheduler runs on an RQ release",
     what: "Counts the scheduler roles and their replicas (compose `deploy.replicas`, ECS desired \
            count given with --ecs-desired-count) when the target release runs RQ.",
@@ -47,6 +48,7 @@ impl ConfigCheck for SchedulerNotSingle {
             .or_else(|| schedulers.get(1).map(|role| role.location.clone()));
         Ok(vec![Report {
             severity: None,
+            effect: None,
             message: format!(
                 "{copies} schedulers would run on {} ({})",
                 hop.plan.to.version,

@@ -9,6 +9,7 @@ static META: CheckMeta = CheckMeta {
     code: "scheduler-queues-ignored",
     severity: Severity::Warning,
     trigger: Trigger::EveryHop,
+    effect: None,
     summary: "the RQ scheduler ignores QUEUES and WORKERS_COUNT",
     what: "Looks for QUEUES or WORKERS_COUNT on the scheduler role when the target release runs \
            RQ.",
@@ -34,6 +35,7 @@ impl ConfigCheck for SchedulerQueuesIgnored {
                 if let Some(value) = role.var(variable) {
                     reports.push(Report {
                         severity: None,
+                        effect: None,
                         message: format!(
                             "{} sets {variable}, which the RQ scheduler of {} ignores",
                             role.name, hop.plan.to.version

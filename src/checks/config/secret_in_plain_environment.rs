@@ -8,6 +8,7 @@ static META: CheckMeta = CheckMeta {
     code: "secret-in-plain-environment",
     severity: Severity::Warning,
     trigger: Trigger::OncePerPlan,
+    effect: None,
     summary: "a secret is plain environment in an ECS task definition",
     what: "Looks in ECS task definitions for variables the knowledge base marks secret \
            (REDASH_COOKIE_SECRET, REDASH_SECRET_KEY, REDASH_DATABASE_URL, mail and LDAP passwords, \
@@ -38,6 +39,7 @@ impl ConfigCheck for SecretInPlainEnvironment {
                 if documented_secret && !value.from_secret_store && holds_secret {
                     reports.push(Report {
                         severity: None,
+                        effect: None,
                         message: format!(
                             "{} passes {name} as plain environment (value not shown)",
                             role.name

@@ -9,6 +9,7 @@ static META: CheckMeta = CheckMeta {
     code: "secret-key-differs-between-roles",
     severity: Severity::Error,
     trigger: Trigger::OncePerPlan,
+    effect: None,
     summary: "roles run with different REDASH_SECRET_KEY or REDASH_COOKIE_SECRET",
     what: "Once the plan reaches a release that stores credentials encrypted (7.0.0 and later), \
            compares REDASH_SECRET_KEY and REDASH_COOKIE_SECRET across the server, workers and \
@@ -61,6 +62,7 @@ impl ConfigCheck for SecretKeyDiffersBetweenRoles {
             if !unset.is_empty() {
                 reports.push(Report {
                     severity: None,
+                    effect: None,
                     message: format!(
                         "{variable} is set on {} but not on {}",
                         set.iter()
@@ -89,6 +91,7 @@ impl ConfigCheck for SecretKeyDiffersBetweenRoles {
                 if let Some((name, _, value)) = different.first() {
                     reports.push(Report {
                         severity: None,
+                        effect: None,
                         message: format!(
                             "{variable} on {name} differs from {first_name} (values not shown)"
                         ),

@@ -8,6 +8,7 @@ static META: CheckMeta = CheckMeta {
     code: "secret-key-unset",
     severity: Severity::Warning,
     trigger: Trigger::NamedByHop,
+    effect: None,
     summary: "REDASH_SECRET_KEY is unset while the hop encrypts stored credentials",
     what: "On hops whose migrations encrypt stored credentials (the knowledge base names them: \
            data-source options in 7.0.0, alert-destination options in 10.0.0), looks for \
@@ -57,6 +58,7 @@ impl ConfigCheck for SecretKeyUnset {
         let (roles, plural) = super::role_list(&names);
         Ok(vec![Report {
             severity: None,
+            effect: None,
             message: format!(
                 "{roles} {} no REDASH_SECRET_KEY: the {} hop runs the {what} with REDASH_COOKIE_SECRET instead",
                 if plural { "have" } else { "has" },

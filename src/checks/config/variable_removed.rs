@@ -8,6 +8,7 @@ static META: CheckMeta = CheckMeta {
     code: "variable-removed",
     severity: Severity::Warning,
     trigger: Trigger::EveryHop,
+    effect: None,
     summary: "a variable the target release no longer reads",
     what: "Compares each role's Redash variables with the variables the target release reads \
            (from its settings at that tag). A variable that an earlier release read and the \
@@ -62,6 +63,7 @@ impl ConfigCheck for VariableRemoved {
                 };
                 reports.push(Report {
                     severity: None,
+                    effect: None,
                     message: format!("{message} (set on {} and maybe other roles)", role.name),
                     location: Some(value.location.clone()),
                     help,

@@ -11,6 +11,7 @@ static META: CheckMeta = CheckMeta {
     code: "workers-count-meaning-changed",
     severity: Severity::Warning,
     trigger: Trigger::EveryHop,
+    effect: None,
     summary: "WORKERS_COUNT means processes on RQ, not Celery concurrency",
     what: "Looks for WORKERS_COUNT on worker roles when the hop moves from Celery to RQ.",
     why: "On Celery, WORKERS_COUNT is the concurrency of one worker process (`-c`); on RQ it is \
@@ -82,6 +83,7 @@ impl ConfigCheck for WorkersCountMeaningChanged {
                 let (subject, plural) = super::role_list(&names);
                 Report {
                     severity: None,
+                    effect: None,
                     message: format!(
                         "{subject} {} WORKERS_COUNT={}: Celery concurrency on {}, RQ worker processes on {}",
                         if plural { "set" } else { "sets" },

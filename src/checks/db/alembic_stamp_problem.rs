@@ -1,6 +1,8 @@
 //! `alembic-stamp-problem`: the database's alembic stamp cannot be trusted to plan from.
 
-use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::super::{
+    CannotRun, CheckMeta, DatabaseCheck, Effect, HopContext, Report, Severity, Trigger,
+};
 use super::LiveDatabase;
 use crate::detect::{Basis, StampState};
 
@@ -10,6 +12,7 @@ static META: CheckMeta = CheckMeta {
     code: "alembic-stamp-problem",
     severity: Severity::Error,
     trigger: Trigger::OncePerPlan,
+    effect: Some(Effect::Aborts),
     summary: "alembic_version is missing, empty, doubled, unknown or contradicted by the schema",
     what: "Runs the same detection as `redash-upgrade detect`: reads alembic_version and compares \
            the schema with every release's, and reports a stamp that is missing, empty, has \
@@ -67,6 +70,7 @@ impl DatabaseCheck for AlembicStampProblem {
             .into_iter()
             .map(|message| Report {
                 severity: None,
+                effect: None,
                 message,
                 location: None,
                 help: "Run `redash-upgrade detect` and fix the stamp before any hop.".into(),

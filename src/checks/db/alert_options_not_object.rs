@@ -1,6 +1,8 @@
 //! `alert-options-not-object`: alerts whose options migration 1655999df5e3 cannot give a selector.
 
-use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::super::{
+    CannotRun, CheckMeta, DatabaseCheck, Effect, HopContext, Report, Severity, Trigger,
+};
 use super::{copy_field, copy_fields, copy_id, name_rows, LiveDatabase, Scan};
 
 pub struct AlertOptionsNotObject;
@@ -9,6 +11,7 @@ static META: CheckMeta = CheckMeta {
     code: "alert-options-not-object",
     severity: Severity::Error,
     trigger: Trigger::NamedByHop,
+    effect: Some(Effect::Aborts),
     summary: "alerts whose options are JSON but not an object, which 1655999df5e3 aborts on",
     what: "On hops whose migrations give every alert a default value selector (25.8.0), reads \
            alerts.options and lists the alerts whose options are a JSON array, a scalar or JSON \
@@ -50,6 +53,7 @@ impl DatabaseCheck for AlertOptionsNotObject {
         ids.sort_unstable();
         Ok(vec![Report {
             severity: None,
+            effect: None,
             message: format!(
                 "alerts whose options are not a JSON object abort {}'s alert-selector migration: {}",
                 hop.plan.to.version,

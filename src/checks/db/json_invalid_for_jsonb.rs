@@ -1,6 +1,8 @@
 //! `json-invalid-for-jsonb`: text that the 25.1 migrations cannot cast to jsonb.
 
-use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::super::{
+    CannotRun, CheckMeta, DatabaseCheck, Effect, HopContext, Report, Severity, Trigger,
+};
 use super::jsonb::{check_jsonb, JsonbProblem};
 use super::LiveDatabase;
 use super::{copy_field, copy_fields, copy_id, name_rows, Scan};
@@ -11,6 +13,7 @@ static META: CheckMeta = CheckMeta {
     code: "json-invalid-for-jsonb",
     severity: Severity::Error,
     trigger: Trigger::NamedByHop,
+    effect: Some(Effect::Aborts),
     summary: "text that migrations 7205816877ec and fd4fc850d7ea cannot cast to jsonb",
     what: "On hops crossing 25.1.0, reads every row of the columns those migrations convert to \
            jsonb (queries.options and schedule, events.additional_properties, \
@@ -84,6 +87,7 @@ impl DatabaseCheck for JsonInvalidForJsonb {
             if expected.is_some_and(|expected| expected != sql_type) {
                 deferred.push(Some(Report {
                     severity: Some(Severity::Info),
+                    effect: None,
                     message: format!(
                         "{table}.{column} is {sql_type} now and an earlier hop converts it to {}: its values can only be checked once the database is at {}",
                         expected.unwrap_or("another type"),
@@ -154,6 +158,7 @@ impl DatabaseCheck for JsonInvalidForJsonb {
                 if scan.sampled {
                     reports.push(Report {
                         severity: Some(Severity::Info),
+                        effect: None,
                         message: format!(
                             "{table}.{column}: checked a sample of {} of ~{} rows (--quick), none refused",
                             scan.rows, scan.estimate
@@ -174,6 +179,7 @@ impl DatabaseCheck for JsonInvalidForJsonb {
             problems.dedup();
             reports.push(Report {
                 severity: None,
+                effect: None,
                 message: format!(
                     "{table}.{column} ({sql_type}) holds values jsonb refuses ({}): {}{}",
                     problems.join("; "),

@@ -1,7 +1,9 @@
 //! `legacy-schedule-unconvertible`: legacy `queries.schedule` strings the 7.0 migration cannot
 //! turn into a schedule.
 
-use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::super::{
+    CannotRun, CheckMeta, DatabaseCheck, Effect, HopContext, Report, Severity, Trigger,
+};
 use super::LiveDatabase;
 
 pub struct LegacyScheduleUnconvertible;
@@ -10,6 +12,7 @@ static META: CheckMeta = CheckMeta {
     code: "legacy-schedule-unconvertible",
     severity: Severity::Error,
     trigger: Trigger::NamedByHop,
+    effect: Some(Effect::Misbehaves),
     summary: "legacy schedule strings that migration 640888ce445d cannot convert",
     what: "Before 7.0.0 `queries.schedule` is a string: interval seconds (`3600`) or a daily time \
            (`14:30`). On hops crossing 7.0.0, lists queries whose schedule is neither as Python \

@@ -1,6 +1,8 @@
 //! `migration-privileges-missing`: the connected role cannot run the hop's migrations.
 
-use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::super::{
+    CannotRun, CheckMeta, DatabaseCheck, Effect, HopContext, Report, Severity, Trigger,
+};
 use super::LiveDatabase;
 use sqlx::Row as _;
 
@@ -10,6 +12,7 @@ static META: CheckMeta = CheckMeta {
     code: "migration-privileges-missing",
     severity: Severity::Warning,
     trigger: Trigger::EveryHop,
+    effect: Some(Effect::Aborts),
     summary: "the role does not own the tables the hop alters, or cannot create in the schema",
     what: "For the tables the hop's migrations alter, checks that the connected role owns them \
            (or is a member of their owner), and that it may CREATE in the schema. It checks the \
@@ -71,6 +74,7 @@ impl DatabaseCheck for MigrationPrivilegesMissing {
         if !not_owned.is_empty() {
             reports.push(Report {
                 severity: None,
+                effect: None,
                 message: format!("role {role} does not own {} that {} alters", not_owned.join(", "), hop.plan.to.version),
                 location: None,
                 help: "Run the migration as the tables' owner, or make the migrating role a member of it.".into(),
@@ -79,6 +83,7 @@ impl DatabaseCheck for MigrationPrivilegesMissing {
         if rows.first().is_some_and(|row| !row.get::<bool, _>(4)) {
             reports.push(Report {
                 severity: None,
+                effect: None,
                 message: format!("role {role} may not CREATE in the schema"),
                 location: None,
                 help: "GRANT CREATE ON SCHEMA to the role the migration runs as.".into(),

@@ -53,6 +53,7 @@ pub(super) async fn rows_report(
     }
     Ok(vec![Report {
         severity: None,
+        effect: None,
         message: format!("{message}: {}", name_rows(&ids, ids.len())),
         location: None,
         help: help.to_owned(),

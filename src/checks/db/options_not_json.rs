@@ -1,6 +1,8 @@
 //! `options-not-json`: data-source or destination options the encryption migrations cannot read.
 
-use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::super::{
+    CannotRun, CheckMeta, DatabaseCheck, Effect, HopContext, Report, Severity, Trigger,
+};
 use super::{copy_field, copy_fields, copy_id, name_rows, LiveDatabase, Scan};
 
 pub struct OptionsNotJson;
@@ -9,6 +11,7 @@ static META: CheckMeta = CheckMeta {
     code: "options-not-json",
     severity: Severity::Error,
     trigger: Trigger::NamedByHop,
+    effect: Some(Effect::Aborts),
     summary: "plain-text options the encryption migrations cannot parse as JSON",
     what: "On hops whose migrations encrypt stored credentials (data-source options in 7.0.0, \
            alert-destination options in 10.0.0), reads the plain `options` of the tables the \
@@ -80,6 +83,7 @@ impl DatabaseCheck for OptionsNotJson {
             ids.sort_unstable();
             reports.push(Report {
                 severity: None,
+                effect: None,
                 message: format!(
                     "{table} rows whose options are not JSON abort {}'s encryption migration: {}",
                     hop.plan.to.version,

@@ -1,6 +1,8 @@
 //! `postgres-version-too-old`: the server is older than the target release supports.
 
-use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::super::{
+    CannotRun, CheckMeta, DatabaseCheck, Effect, HopContext, Report, Severity, Trigger,
+};
 use super::LiveDatabase;
 
 pub struct PostgresVersionTooOld;
@@ -9,6 +11,7 @@ static META: CheckMeta = CheckMeta {
     code: "postgres-version-too-old",
     severity: Severity::Error,
     trigger: Trigger::EveryHop,
+    effect: Some(Effect::Aborts),
     summary: "the PostgreSQL server is older than the target release needs",
     what: "Compares the server's version with the minimum the knowledge base gives for the \
            target release (with its source: what upstream ran, and what its libraries require).",
@@ -64,6 +67,7 @@ impl DatabaseCheck for PostgresVersionTooOld {
         }
         Ok(vec![Report {
             severity: None,
+            effect: None,
             message: format!(
                 "the server runs PostgreSQL {}; {} needs {minimum} or newer",
                 server.server_version, hop.plan.to.version

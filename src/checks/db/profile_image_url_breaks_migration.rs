@@ -1,6 +1,8 @@
 //! `profile-image-url-breaks-migration`: profile image URLs that make migration fd4fc850d7ea fail.
 
-use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::super::{
+    CannotRun, CheckMeta, DatabaseCheck, Effect, HopContext, Report, Severity, Trigger,
+};
 use super::LiveDatabase;
 
 pub struct ProfileImageUrlBreaksMigration;
@@ -9,6 +11,7 @@ static META: CheckMeta = CheckMeta {
     code: "profile-image-url-breaks-migration",
     severity: Severity::Error,
     trigger: Trigger::NamedByHop,
+    effect: Some(Effect::Aborts),
     summary: "profile image URLs with a quote, backslash or control character break migration fd4fc850d7ea",
     what:
         "On hops crossing 25.1.0, lists users whose profile_image_url contains a double quote, a \

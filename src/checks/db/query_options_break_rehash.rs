@@ -2,7 +2,9 @@
 
 use serde_json::Value;
 
-use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::super::{
+    CannotRun, CheckMeta, DatabaseCheck, Effect, HopContext, Report, Severity, Trigger,
+};
 use super::{copy_field, copy_fields, copy_id, name_rows, LiveDatabase, Scan};
 
 pub struct QueryOptionsBreakRehash;
@@ -11,6 +13,7 @@ static META: CheckMeta = CheckMeta {
     code: "query-options-break-rehash",
     severity: Severity::Error,
     trigger: Trigger::NamedByHop,
+    effect: Some(Effect::Aborts),
     summary: "queries whose options are not an object or whose parameters are not named objects",
     what: "On hops whose migrations re-hash every query (25.1.0), reads queries.options and lists \
            the queries on which migration 9e8c841d1a30's Python fails: options that are truthy \
@@ -56,6 +59,7 @@ impl DatabaseCheck for QueryOptionsBreakRehash {
         ids.sort_unstable();
         Ok(vec![Report {
             severity: None,
+            effect: None,
             message: format!(
                 "queries whose options {}'s re-hash migration cannot read (not an object, or parameters that are not named objects): {}",
                 hop.plan.to.version,

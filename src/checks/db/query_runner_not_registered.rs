@@ -2,7 +2,9 @@
 //! release, which the 25.1 re-hash migration aborts on.
 
 use super::super::config::queue_list;
-use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::super::{
+    CannotRun, CheckMeta, DatabaseCheck, Effect, HopContext, Report, Severity, Trigger,
+};
 use super::name_rows;
 use super::LiveDatabase;
 use sqlx::Row as _;
@@ -13,6 +15,7 @@ static META: CheckMeta = CheckMeta {
     code: "query-runner-not-registered",
     severity: Severity::Error,
     trigger: Trigger::NamedByHop,
+    effect: Some(Effect::Aborts),
     summary: "queries whose data-source type has no query runner in the target release",
     what: "On hops crossing 25.1.0, works out the runners the target enables (its default list, \
            or REDASH_ENABLED_QUERY_RUNNERS, plus REDASH_ADDITIONAL_QUERY_RUNNERS, minus \
@@ -94,6 +97,7 @@ impl DatabaseCheck for QueryRunnerNotRegistered {
             if !registered.contains(&kind.as_str()) {
                 reports.push(Report {
                     severity: None,
+                    effect: None,
                     message: format!(
                         "queries on {kind} data sources, a type no enabled runner of {} registers{}: {}",
                         hop.plan.to.version,
@@ -106,6 +110,7 @@ impl DatabaseCheck for QueryRunnerNotRegistered {
             } else if let Some(bug) = crashing(&kind) {
                 reports.push(Report {
                     severity: None,
+                    effect: None,
                     message: format!(
                         "queries on {kind} data sources crash {}'s re-hash migration: {}",
                         hop.plan.to.version,

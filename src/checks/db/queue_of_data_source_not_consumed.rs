@@ -1,7 +1,9 @@
 //! `queue-of-data-source-not-consumed`: a data source sends its jobs to a queue no worker reads.
 
 use super::super::config::consumed_queues;
-use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::super::{
+    CannotRun, CheckMeta, DatabaseCheck, Effect, HopContext, Report, Severity, Trigger,
+};
 use super::name_rows;
 use super::LiveDatabase;
 use sqlx::Row as _;
@@ -12,6 +14,7 @@ static META: CheckMeta = CheckMeta {
     code: "queue-of-data-source-not-consumed",
     severity: Severity::Error,
     trigger: Trigger::EveryHop,
+    effect: Some(Effect::Misbehaves),
     summary: "data sources whose own queue no worker consumes on the target release",
     what: "Reads data_sources.queue_name and scheduled_queue_name and compares them with the \
            queues the given configuration's workers consume on the target release.",
@@ -60,6 +63,7 @@ impl DatabaseCheck for QueueOfDataSourceNotConsumed {
                 let ids: Vec<i64> = row.get(1);
                 Report {
                     severity: None,
+                    effect: None,
                     message: format!(
                         "no worker consumes queue {queue} on {}, which data sources use: {}",
                         hop.plan.to.version,

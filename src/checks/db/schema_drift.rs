@@ -1,6 +1,8 @@
 //! `schema-drift`: the database differs from its release's schema, on tables a hop migrates.
 
-use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::super::{
+    CannotRun, CheckMeta, DatabaseCheck, Effect, HopContext, Report, Severity, Trigger,
+};
 use super::LiveDatabase;
 
 pub struct SchemaDrift;
@@ -9,6 +11,7 @@ static META: CheckMeta = CheckMeta {
     code: "schema-drift",
     severity: Severity::Error,
     trigger: Trigger::EveryHop,
+    effect: None,
     summary: "in-house or unexplained schema changes on a table the hop's migrations alter",
     what: "Takes the drift `redash-upgrade detect` finds (beyond the known shapes of upgraded \
            databases, and apart from what a drift baseline accepts) and grades it by what the \
@@ -58,6 +61,7 @@ impl DatabaseCheck for SchemaDrift {
             if touched.contains(&table) {
                 reports.push(Report {
                     severity: None,
+                    effect: None,
                     message: format!(
                         "{what}, and {target} migrates {table} ({}), written for upstream's schema",
                         revisions_of(table)
@@ -100,6 +104,7 @@ impl DatabaseCheck for SchemaDrift {
                 // Upstream code does not know the column: every row it inserts lacks it.
                 reports.push(Report {
                     severity: None,
+                    effect: Some(Effect::Misbehaves),
                     message: format!(
                         "in-house column {}.{} ({}) is NOT NULL without a default: {target} does not set it, so every {} row it inserts fails",
                         column.table, column.column, column.sql_type, column.table
@@ -113,6 +118,7 @@ impl DatabaseCheck for SchemaDrift {
             } else if touched.contains(&column.table.as_str()) && !accepted.contains(column) {
                 reports.push(Report {
                     severity: Some(Severity::Warning),
+                    effect: None,
                     message: format!(
                         "in-house column {}.{} ({}) on a table {target} migrates ({}): the migration alters {} and keeps the column, which upstream code then ignores",
                         column.table,

@@ -1,6 +1,8 @@
 //! `secret-key-cannot-decrypt`: stored credentials that the given secret cannot decrypt.
 
-use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::super::{
+    CannotRun, CheckMeta, DatabaseCheck, Effect, HopContext, Report, Severity, Trigger,
+};
 use super::name_rows;
 use super::LiveDatabase;
 use crate::fernet::FernetKey;
@@ -12,6 +14,7 @@ static META: CheckMeta = CheckMeta {
     code: "secret-key-cannot-decrypt",
     severity: Severity::Error,
     trigger: Trigger::OncePerPlan,
+    effect: Some(Effect::Misbehaves),
     summary: "encrypted data-source or destination options the given secret cannot decrypt",
     what: "With the secret the deployment uses (--secret-key-env NAME, or REDASH_SECRET_KEY / \
            REDASH_COOKIE_SECRET from --env-file), decrypts every data_sources.encrypted_options \
@@ -76,6 +79,7 @@ impl DatabaseCheck for SecretKeyCannotDecrypt {
             // Not one row decrypts: the key is wrong, not the rows.
             return Ok(vec![Report {
                 severity: None,
+                effect: None,
                 message: format!(
                     "none of the {encrypted_rows} encrypted rows ({}) decrypts with the secret from {}: it is probably not the key this deployment encrypts with",
                     failing
@@ -93,6 +97,7 @@ impl DatabaseCheck for SecretKeyCannotDecrypt {
         for (table, ids) in failing {
             reports.push(Report {
                 severity: None,
+                effect: None,
                 message: format!(
                     "{table} rows the secret from {} cannot decrypt: {}",
                     secret.origin,

@@ -10,6 +10,7 @@ static META: CheckMeta = CheckMeta {
     code: "table-rewrite-size",
     severity: Severity::Info,
     trigger: Trigger::EveryHop,
+    effect: None,
     summary: "rows and bytes of the tables the hop rewrites, with disk and time to plan",
     what: "For each table the hop's migrations rewrite or update row by row (from the knowledge \
            base), reports its rows (planner estimate) and size with indexes, the extra disk a \
@@ -80,6 +81,7 @@ impl DatabaseCheck for TableRewriteSize {
         };
         Ok(vec![Report {
             severity: None,
+            effect: None,
             message: format!(
                 "{} rewrites {} ({:.1} MiB in all): needs about {:.1} MiB of free disk and {duration} of exclusive locks (at {SLOW_MIB_PER_SECOND}-{FAST_MIB_PER_SECOND} MiB/s, an assumption)",
                 hop.plan.to.version,

@@ -1,14 +1,17 @@
 //! `user-details-will-be-lost`: users whose `details` migration fd4fc850d7ea sets to NULL.
 
-use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::super::{
+    CannotRun, CheckMeta, DatabaseCheck, Effect, HopContext, Report, Severity, Trigger,
+};
 use super::LiveDatabase;
 
 pub struct UserDetailsWillBeLost;
 
 static META: CheckMeta = CheckMeta {
     code: "user-details-will-be-lost",
-    severity: Severity::Warning,
+    severity: Severity::Error,
     trigger: Trigger::NamedByHop,
+    effect: Some(Effect::LosesData),
     summary: "users whose details migration fd4fc850d7ea replaces, drops or turns into an array",
     what: "On hops crossing 25.1.0, lists users whose profile_image_url is NULL (their details \
            become NULL); users whose details are JSON but not an object while they have a URL \
@@ -70,7 +73,7 @@ impl DatabaseCheck for UserDetailsWillBeLost {
         )
         .await?;
         for report in &mut not_objects {
-            report.severity = Some(Severity::Error);
+            report.effect = Some(Effect::Misbehaves);
         }
         reports.append(&mut not_objects);
         reports.extend(

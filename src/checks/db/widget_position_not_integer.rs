@@ -1,6 +1,8 @@
 //! `widget-position-not-integer`: widgets the 25.8 twelve-column migration cannot resize.
 
-use super::super::{CannotRun, CheckMeta, DatabaseCheck, HopContext, Report, Severity, Trigger};
+use super::super::{
+    CannotRun, CheckMeta, DatabaseCheck, Effect, HopContext, Report, Severity, Trigger,
+};
 use super::LiveDatabase;
 use super::{copy_field, copy_fields, copy_id, name_rows, Scan};
 
@@ -10,6 +12,7 @@ static META: CheckMeta = CheckMeta {
     code: "widget-position-not-integer",
     severity: Severity::Error,
     trigger: Trigger::NamedByHop,
+    effect: Some(Effect::Aborts),
     summary: "widgets whose position.col or sizeX migration db0aca1ebd32 cannot double",
     what: "On hops crossing 25.8.0, reads widgets.options and lists widgets whose position has no \
            col or sizeX, or one that is not an integer (1.5, \"\", null), or one too large to \
@@ -64,6 +67,7 @@ impl DatabaseCheck for WidgetPositionNotInteger {
         ids.sort_unstable();
         Ok(vec![Report {
             severity: None,
+            effect: None,
             message: format!(
                 "widgets without integer position.col and sizeX: {}",
                 name_rows(&ids, ids.len())

@@ -25,9 +25,13 @@ pub fn findings_markdown(out: &mut dyn Write, report: &CheckReport) -> std::io::
                 .as_ref()
                 .map(|location| format!(" (`{location}`)"))
                 .unwrap_or_default();
+            let effect = finding
+                .effect
+                .map(|effect| format!(" ({})", effect.phrase()))
+                .unwrap_or_default();
             writeln!(
                 out,
-                "- [ ] **{}** `{}`{place}: {} Fix: {}",
+                "- [ ] **{}** `{}`{place}{effect}: {} Fix: {}",
                 finding.severity, finding.code, finding.message, finding.help
             )?;
         }

@@ -24,7 +24,15 @@ pub fn findings_text(out: &mut dyn Write, report: &CheckReport) -> std::io::Resu
                 .as_ref()
                 .map(|location| format!(" {location}"))
                 .unwrap_or_default();
-            writeln!(out, "  {}[{}]{place}", finding.severity, finding.code)?;
+            let effect = finding
+                .effect
+                .map(|effect| format!(" ({})", effect.phrase()))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "  {}[{}]{place}{effect}",
+                finding.severity, finding.code
+            )?;
             for line in wrap(&finding.message, TEXT_WIDTH, "      ", "      ") {
                 writeln!(out, "{line}")?;
             }
