@@ -210,8 +210,20 @@ pub struct Revision {
     pub downgrade: Downgrade,
     pub downgrade_note: Option<String>,
     pub rewrites_tables: Vec<String>,
+    /// Tables the migration walks in Python, one UPDATE per row: its time grows with the rows,
+    /// not the bytes, and dominates a hop's window on big tables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub row_by_row: Vec<RowByRow>,
     pub data_risks: Vec<Note>,
     pub changed_in: Vec<RevisionChange>,
+}
+
+/// A table a migration walks one row at a time, and the loop that does it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowByRow {
+    pub table: String,
+    pub source: Source,
 }
 
 /// What `manage db downgrade` does for a revision.

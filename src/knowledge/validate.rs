@@ -182,6 +182,12 @@ fn releases(knowledge: &KnowledgeBase, collector: &mut Collector) {
             if revision.parents.len() > 2 {
                 collector.report(format!("{what}: more than two parents"));
             }
+            for walked in &revision.row_by_row {
+                collector.source(
+                    &format!("{what} row_by_row {}", walked.table),
+                    &walked.source,
+                );
+            }
             collector.source(&what, &revision.source);
             collector.notes(&what, &revision.data_risks);
             for change in &revision.changed_in {

@@ -386,6 +386,13 @@ fn rewrite_sizes_are_reported_for_hops_that_rewrite() {
     let db = fixture_db("10.1.0");
     let found = fires(&db, &FROM_10_1, "table-rewrite-size");
     assert!(found[0].contains("events ~900 rows"), "{found:?}");
+    // Re-hashing every query one row at a time is part of the window, named per revision.
+    assert!(
+        found[0].contains("of row-by-row Python work (1038c2174f5d walks ~")
+            && found[0].contains(" queries rows, 9e8c841d1a30 walks ~")
+            && found[0].contains("one transaction holding its exclusive locks throughout"),
+        "{found:?}"
+    );
     quiet(
         "25.8.0",
         &["--from", "25.8", "--to", "latest"],
