@@ -85,6 +85,10 @@ pub struct CheckArgs {
     /// Memory of the host all roles share, where no per-role limit is in the files (4GiB, 4096)
     #[arg(long, value_name = "SIZE", value_parser = parse_host_memory)]
     pub host_memory: Option<u64>,
+    /// The host's CPU architecture (amd64 or arm64), where the files do not say (compose
+    /// `platform`, ECS `runtimePlatform`)
+    #[arg(long, value_name = "ARCH", value_parser = parse_host_arch)]
+    pub host_arch: Option<String>,
     /// Treat a check's findings as errors (repeatable)
     #[arg(long, value_name = "CODE")]
     pub deny: Vec<String>,
@@ -128,6 +132,12 @@ fn parse_desired_count(text: &str) -> Result<(String, u32), String> {
         .parse()
         .map_err(|_| format!("{text:?}: {count:?} is not a whole number"))?;
     Ok((name.to_owned(), count))
+}
+
+fn parse_host_arch(text: &str) -> Result<String, String> {
+    crate::inputs::deployment::normalize_platform(text)
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{text:?} is not amd64 or arm64"))
 }
 
 fn parse_host_memory(text: &str) -> Result<u64, String> {
@@ -466,6 +476,7 @@ fn check_request(args: &CheckArgs) -> Result<CheckRequest, CliError> {
             ecs_desired_counts: args.ecs_desired_count.clone(),
             nginx: args.nginx.clone(),
             host_memory_mib: args.host_memory,
+            host_platform: args.host_arch.clone(),
         },
         database,
         secret_key,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::deployment::{parse_memory_mib, EnvValue, Located, Role, RoleKind};
+use super::deployment::{normalize_platform, parse_memory_mib, EnvValue, Located, Role, RoleKind};
 use super::env_file::read_env_file;
 use super::tree::{self, Node};
 use super::{read, InputError, Location};
@@ -155,6 +155,12 @@ pub fn read_compose(path: &Path) -> Result<Vec<Role>, InputError> {
                 },
                 location: at(test.line()),
             });
+        let platform = service.get("platform").and_then(|node| {
+            Some(Located {
+                value: normalize_platform(node.as_str()?)?.to_owned(),
+                location: at(node.line()),
+            })
+        });
         roles.push(Role {
             name: name.clone(),
             kind,
@@ -166,6 +172,7 @@ pub fn read_compose(path: &Path) -> Result<Vec<Role>, InputError> {
             memory_limit_mib: memory,
             health_check,
             ecs: false,
+            platform,
         });
     }
     Ok(roles)

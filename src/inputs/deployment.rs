@@ -73,6 +73,21 @@ pub struct Role {
     /// Whether the role was read from an ECS task definition (plain `environment` is then visible
     /// in the console and API, unlike `secrets`).
     pub ecs: bool,
+    /// The platform the role's containers run on (`linux/arm64`), when its file says so (compose
+    /// `platform`, ECS `runtimePlatform.cpuArchitecture`).
+    pub platform: Option<Located<String>>,
+}
+
+/// `linux/amd64` or `linux/arm64` for the ways files and people write them (`arm64`, `ARM64`,
+/// `aarch64`, `linux/arm64/v8`, `X86_64`, `amd64`); `None` for anything else.
+pub fn normalize_platform(text: &str) -> Option<&'static str> {
+    let lower = text.trim().to_ascii_lowercase();
+    let arch = lower.strip_prefix("linux/").unwrap_or(&lower);
+    match arch {
+        "amd64" | "x86_64" | "x86-64" => Some("linux/amd64"),
+        "arm64" | "arm64/v8" | "aarch64" => Some("linux/arm64"),
+        _ => None,
+    }
 }
 
 impl Role {
@@ -90,6 +105,8 @@ impl Role {
 pub struct Deployment {
     pub roles: Vec<Role>,
     pub host_memory_mib: Option<u64>,
+    /// The platform of the host the roles run on, where the files do not say (`--host-arch`).
+    pub host_platform: Option<String>,
     pub nginx: Option<NginxConfig>,
     /// Files read, for the report header.
     pub files: Vec<String>,
@@ -107,6 +124,14 @@ impl Deployment {
 
     pub fn roles_of(&self, kind: RoleKind) -> impl Iterator<Item = &Role> {
         self.roles.iter().filter(move |role| role.kind == kind)
+    }
+
+    /// The platform `role` runs on: its own file's, else the host's (`--host-arch`).
+    pub fn platform_of<'a>(&'a self, role: &'a Role) -> Option<&'a str> {
+        role.platform
+            .as_ref()
+            .map(|platform| platform.value.as_str())
+            .or(self.host_platform.as_deref())
     }
 
     /// Redash roles (not one-off commands).

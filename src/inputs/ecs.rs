@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::deployment::{parse_memory_mib, EnvValue, Located, Role, RoleKind};
+use super::deployment::{normalize_platform, parse_memory_mib, EnvValue, Located, Role, RoleKind};
 use super::tree::{self, Node};
 use super::{read, InputError, Location};
 
@@ -30,6 +30,15 @@ pub fn read_task_definition(path: &Path) -> Result<Vec<Role>, InputError> {
             location: at(node.line()),
         })
     });
+    let platform = definition
+        .get("runtimePlatform")
+        .and_then(|runtime| runtime.get("cpuArchitecture"))
+        .and_then(|node| {
+            Some(Located {
+                value: normalize_platform(node.as_str()?)?.to_owned(),
+                location: at(node.line()),
+            })
+        });
     let mut roles = Vec::new();
     for container in containers.items() {
         let name = container
@@ -126,6 +135,7 @@ pub fn read_task_definition(path: &Path) -> Result<Vec<Role>, InputError> {
             memory_limit_mib: memory,
             health_check,
             ecs: true,
+            platform: platform.clone(),
         });
     }
     if roles.is_empty() {

@@ -69,6 +69,8 @@ pub struct DeploymentFiles {
     pub nginx: Option<PathBuf>,
     /// Memory of the host the roles share, where the files give no per-role limit.
     pub host_memory_mib: Option<u64>,
+    /// The host's platform (`linux/arm64`), where the files do not say.
+    pub host_platform: Option<String>,
 }
 
 impl DeploymentFiles {
@@ -76,6 +78,7 @@ impl DeploymentFiles {
     pub fn read(&self) -> Result<Deployment, InputError> {
         let mut deployment = Deployment {
             host_memory_mib: self.host_memory_mib,
+            host_platform: self.host_platform.clone(),
             ..Deployment::default()
         };
         if let Some(path) = &self.compose {
@@ -115,6 +118,7 @@ impl DeploymentFiles {
                 memory_limit_mib: None,
                 health_check: None,
                 ecs: false,
+                platform: None,
             });
         }
         deployment.apply_shared_env(&shared);

@@ -92,6 +92,22 @@ pub struct ModuleList {
     /// The runner modules enabled when REDASH_ENABLED_QUERY_RUNNERS is unset.
     pub default_enabled_runners: Vec<String>,
     pub default_enabled_source: Source,
+    /// Data-source types the image of one platform cannot serve, though the release has them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platform_gaps: Vec<PlatformGap>,
+}
+
+/// Data-source types that do not work on one platform's image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformGap {
+    pub platform: String,
+    pub types: Vec<String>,
+    /// Whether the runner still registers (its Python module imports, a native driver is
+    /// missing: queries fail when they run) or not (the type is unknown on that platform).
+    pub registered: bool,
+    pub text: String,
+    pub source: Source,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +135,17 @@ pub struct ImageFact {
     pub note: Option<String>,
     /// Where the tag is published; absent only when the tag is.
     pub source: Option<Source>,
+    /// The platforms the official image is built for, when the release's build says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platforms: Option<ImagePlatforms>,
+}
+
+/// The platforms an image is built for (`linux/amd64`, `linux/arm64`), and the build that says so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImagePlatforms {
+    pub platforms: Vec<String>,
+    pub source: Source,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,15 +215,219 @@ pub struct QueueList {
     pub source: Source,
 }
 
+/// Idle memory of a release's containers, from one field report, and upstream's recommended host.
+/// Each role's figures are the measured containers with the process count they ran, so that a
+/// role's need can follow the processes a deployment runs ([`RoleMemory::model`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MemoryFigures {
-    pub server_mib: Option<u32>,
-    pub worker_process_mib: Option<u32>,
-    pub scheduler_mib: Option<u32>,
+    pub server: Option<RoleMemory>,
+    pub worker: Option<RoleMemory>,
+    pub scheduler: Option<RoleMemory>,
     pub host_minimum_mib: Option<u32>,
     pub note: String,
     pub source: Source,
+}
+
+impl MemoryFigures {
+    /// Whether any role was measured (25.x releases only have a host minimum).
+    pub fn has_role_figures(&self) -> bool {
+        self.roles().next().is_some()
+    }
+
+    /// The measured roles, by the name the release's `roles` give them.
+    pub fn roles(&self) -> impl Iterator<Item = (&'static str, &RoleMemory)> {
+        [
+            ("server", &self.server),
+            ("worker", &self.worker),
+            ("scheduler", &self.scheduler),
+        ]
+        .into_iter()
+        .filter_map(|(name, memory)| Some((name, memory.as_ref()?)))
+    }
+}
+
+/// One role's container as measured at idle, and what sets how many processes it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleMemory {
+    /// The variable that sets the container's process count; `None` when the role runs a fixed
+    /// set of processes (the RQ scheduler).
+    pub processes: Option<ProcessCount>,
+    /// Idle measurements of one container, one or two, each at the process count it ran
+    /// (`None` when the count is fixed).
+    pub measured: Vec<Measurement>,
+}
+
+/// The variable that sets how many processes a role's container runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessCount {
+    pub variable: String,
+    /// One of what it counts: `gunicorn web worker`, `RQ worker process`.
+    pub unit: String,
+    /// The entrypoint's default for this role; the release's `env` entry for the variable gives
+    /// its source.
+    pub default: u32,
+}
+
+impl ProcessCount {
+    /// `4 gunicorn web workers`, `1 RQ worker process`.
+    pub fn of(&self, count: u32) -> String {
+        if count == 1 {
+            format!("1 {}", self.unit)
+        } else if self.unit.ends_with('s') {
+            format!("{count} {}es", self.unit)
+        } else {
+            format!("{count} {}s", self.unit)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Measurement {
+    pub processes: Option<u32>,
+    pub mib: u32,
+}
+
+/// How a role's idle need follows its process count, as far as its measurements support.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum MemoryModel {
+    /// A fixed set of processes, one measurement, or two that do not grow with the count: one
+    /// figure per container, the larger measured.
+    Flat { mib: u32 },
+    /// Two measurements that grow with the count: a base plus an increment per process, the line
+    /// through them.
+    PerProcess { base_mib: i64, per_process_mib: u32 },
+}
+
+/// Where a process count falls against the counts a role was measured at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeasuredRange {
+    /// Measured at this count, between two measured counts, or a fixed set of processes.
+    Within,
+    /// More processes than any measurement ran.
+    Above,
+    /// Fewer processes than any measurement ran.
+    Below,
+}
+
+impl RoleMemory {
+    /// The measured process counts, lowest first (empty when the count is fixed).
+    pub fn measured_counts(&self) -> Vec<u32> {
+        let mut counts: Vec<u32> = self.measured.iter().filter_map(|m| m.processes).collect();
+        counts.sort_unstable();
+        counts
+    }
+
+    pub fn model(&self) -> MemoryModel {
+        let mut points: Vec<(u32, u32)> = self
+            .measured
+            .iter()
+            .filter_map(|m| Some((m.processes?, m.mib)))
+            .collect();
+        points.sort_unstable();
+        if let [(low_count, low_mib), .., (high_count, high_mib)] = points[..] {
+            if high_count > low_count && high_mib > low_mib {
+                let span = high_count - low_count;
+                let per_process_mib = (high_mib - low_mib + span / 2) / span;
+                return MemoryModel::PerProcess {
+                    base_mib: i64::from(low_mib)
+                        - i64::from(per_process_mib) * i64::from(low_count),
+                    per_process_mib,
+                };
+            }
+        }
+        MemoryModel::Flat {
+            mib: self.measured.iter().map(|m| m.mib).max().unwrap_or(0),
+        }
+    }
+
+    /// The idle need of one container running `count` processes (ignored when the count is
+    /// fixed).
+    pub fn need(&self, count: u32) -> u64 {
+        match self.model() {
+            MemoryModel::Flat { mib } => u64::from(mib),
+            MemoryModel::PerProcess {
+                base_mib,
+                per_process_mib,
+            } => {
+                u64::try_from(base_mib + i64::from(per_process_mib) * i64::from(count)).unwrap_or(0)
+            }
+        }
+    }
+
+    /// Where `count` falls against the measured counts.
+    pub fn range(&self, count: u32) -> MeasuredRange {
+        let counts = self.measured_counts();
+        match (counts.first(), counts.last()) {
+            (Some(&low), _) if count < low => MeasuredRange::Below,
+            (_, Some(&high)) if count > high => MeasuredRange::Above,
+            _ => MeasuredRange::Within,
+        }
+    }
+
+    /// The model in words, with the measurements it rests on: `about 88 MiB plus 102 MiB per
+    /// Celery worker process (the line through 190 MiB measured at WORKERS_COUNT=1 and 292 MiB at
+    /// 2), extrapolated beyond 2`.
+    pub fn describe(&self) -> String {
+        let Some(processes) = &self.processes else {
+            return format!("about {} MiB", self.need(1));
+        };
+        let mut points: Vec<(u32, u32)> = self
+            .measured
+            .iter()
+            .filter_map(|m| Some((m.processes?, m.mib)))
+            .collect();
+        points.sort_unstable();
+        let measured = points
+            .iter()
+            .enumerate()
+            .map(|(index, (count, mib))| {
+                if index == 0 {
+                    format!("{mib} MiB measured at {}={count}", processes.variable)
+                } else {
+                    format!("{mib} MiB at {count}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" and ");
+        let (Some(&(low, _)), Some(&(high, _))) = (points.first(), points.last()) else {
+            return format!("about {} MiB", self.need(processes.default));
+        };
+        let default = if low == processes.default {
+            ", the default"
+        } else {
+            ""
+        };
+        match self.model() {
+            MemoryModel::PerProcess {
+                base_mib,
+                per_process_mib,
+            } => format!(
+                "about {base_mib} MiB plus {per_process_mib} MiB per {}, the line through {measured}, extrapolated {}",
+                processes.unit,
+                if low > 1 {
+                    format!("outside {low} to {high}")
+                } else {
+                    format!("beyond {high}")
+                }
+            ),
+            MemoryModel::Flat { mib } if low == high => format!(
+                "about {mib} MiB, measured only with {} ({}={low}{default})",
+                processes.of(low),
+                processes.variable,
+            ),
+            MemoryModel::Flat { mib } => format!(
+                "about {mib} MiB per container whether it runs {low} or {}{}, {measured}, {} not measured",
+                if high > low + 1 { "up to " } else { "" },
+                processes.of(high),
+                if low > 1 { "other counts" } else { "more" }
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

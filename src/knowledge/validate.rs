@@ -106,6 +106,26 @@ fn releases(knowledge: &KnowledgeBase, collector: &mut Collector) {
             }
             (None, _) => {}
         }
+        let known_platform = |platform: &str| matches!(platform, "linux/amd64" | "linux/arm64");
+        if let Some(built) = &release.image.platforms {
+            collector.source("image platforms", &built.source);
+            for platform in &built.platforms {
+                if !known_platform(platform) {
+                    collector.report(format!(
+                        "image platforms: {platform:?} is not linux/amd64 or linux/arm64"
+                    ));
+                }
+            }
+        }
+        for gap in &release.modules.platform_gaps {
+            collector.source(&format!("platform gap {}", gap.platform), &gap.source);
+            if !known_platform(&gap.platform) {
+                collector.report(format!(
+                    "platform gap: {:?} is not linux/amd64 or linux/arm64",
+                    gap.platform
+                ));
+            }
+        }
         let sources = [
             ("python", &release.python.source),
             ("postgresql_minimum", &release.postgresql_minimum.source),
@@ -147,6 +167,7 @@ fn releases(knowledge: &KnowledgeBase, collector: &mut Collector) {
         }
         if let Some(memory) = &release.memory {
             collector.source("memory", &memory.source);
+            memory_figures(release, memory, collector);
         }
         for variable in &release.env {
             collector.source(&format!("env {}", variable.name), &variable.source);
@@ -217,6 +238,101 @@ fn releases(knowledge: &KnowledgeBase, collector: &mut Collector) {
             collector.report(format!(
                 "alembic_heads {declared:?} differ from the graph's heads {computed:?}"
             ));
+        }
+    }
+}
+
+/// A release's memory figures: each measured role can be modelled (one or two measurements, at
+/// distinct process counts when a variable sets the count, and no negative base), and the
+/// variable is one the release reads, with the default its `env` entry gives.
+fn memory_figures(
+    release: &super::model::Release,
+    memory: &super::model::MemoryFigures,
+    collector: &mut Collector,
+) {
+    use super::model::MemoryModel;
+    if !memory.has_role_figures() && memory.host_minimum_mib.is_none() {
+        collector.report("memory: no figure at all (give null instead)");
+    }
+    if memory.note.trim().is_empty() {
+        collector.report("memory: empty note");
+    }
+    for (role, figures) in memory.roles() {
+        let what = format!("memory {role}");
+        if figures.measured.is_empty() || figures.measured.len() > 2 {
+            collector.report(format!(
+                "{what}: {} measurements; the model takes one or two",
+                figures.measured.len()
+            ));
+        }
+        if figures.measured.iter().any(|measured| measured.mib == 0) {
+            collector.report(format!("{what}: a measurement of 0 MiB"));
+        }
+        let Some(processes) = &figures.processes else {
+            if figures
+                .measured
+                .iter()
+                .any(|measured| measured.processes.is_some())
+            {
+                collector.report(format!(
+                    "{what}: a process count is measured but no variable sets it"
+                ));
+            }
+            if figures.measured.len() != 1 {
+                collector.report(format!(
+                    "{what}: a fixed set of processes takes exactly one measurement"
+                ));
+            }
+            continue;
+        };
+        let counts = figures.measured_counts();
+        if counts.len() != figures.measured.len() {
+            collector.report(format!(
+                "{what}: every measurement needs the {} it ran at",
+                processes.variable
+            ));
+        }
+        if counts.contains(&0) || processes.default == 0 {
+            collector.report(format!("{what}: a process count of 0"));
+        }
+        if counts.windows(2).any(|pair| pair[0] == pair[1]) {
+            collector.report(format!("{what}: two measurements at the same count"));
+        }
+        if processes.unit.trim().is_empty() {
+            collector.report(format!("{what}: empty unit"));
+        }
+        if let MemoryModel::PerProcess { base_mib, .. } = figures.model() {
+            if base_mib < 0 {
+                collector.report(format!(
+                    "{what}: the line through the measurements has a negative base ({base_mib} MiB)"
+                ));
+            }
+        }
+        match release
+            .env
+            .iter()
+            .find(|variable| variable.name == processes.variable)
+        {
+            None => collector.report(format!(
+                "{what}: {} is not among the release's env",
+                processes.variable
+            )),
+            Some(variable) => {
+                // The env default may be per role ("2 for worker, 1 for scheduler").
+                let defaults: Vec<u32> = variable
+                    .default
+                    .as_deref()
+                    .unwrap_or("")
+                    .split(|c: char| !c.is_ascii_digit())
+                    .filter_map(|number| number.parse().ok())
+                    .collect();
+                if !defaults.contains(&processes.default) {
+                    collector.report(format!(
+                        "{what}: default {} disagrees with env {}'s default {:?}",
+                        processes.default, processes.variable, variable.default
+                    ));
+                }
+            }
         }
     }
 }
@@ -533,4 +649,112 @@ fn is_iso_date(text: &str) -> bool {
             && part.parse().is_ok_and(|value| range.contains(&value))
     };
     number(year, 4, 1990..=2100) && number(month, 2, 1..=12) && number(day, 2, 1..=31)
+}
+
+#[cfg(test)]
+mod memory_tests {
+    use super::super::model::Measurement;
+    use super::super::KnowledgeBase;
+
+    /// The violations about 8.0.0's memory after `change`.
+    fn memory_violations(
+        change: impl FnOnce(&mut super::super::model::MemoryFigures),
+    ) -> Vec<String> {
+        let mut knowledge = KnowledgeBase::embedded().unwrap();
+        let release = knowledge
+            .releases
+            .iter_mut()
+            .find(|release| release.version.to_string() == "8.0.0")
+            .unwrap();
+        change(release.memory.as_mut().unwrap());
+        knowledge
+            .violations()
+            .into_iter()
+            .map(|violation| violation.message)
+            .filter(|message| message.starts_with("memory"))
+            .collect()
+    }
+
+    #[test]
+    fn the_shipped_figures_hold() {
+        assert_eq!(memory_violations(|_| {}), Vec::<String>::new());
+    }
+
+    #[test]
+    fn figures_the_model_cannot_take_are_violations() {
+        let worker = |memory: &mut super::super::model::MemoryFigures| {
+            memory.worker.as_mut().unwrap().clone()
+        };
+        assert_eq!(
+            memory_violations(|memory| {
+                let mut figures = worker(memory);
+                figures.measured.push(Measurement {
+                    processes: Some(3),
+                    mib: 400,
+                });
+                memory.worker = Some(figures);
+            }),
+            ["memory worker: 3 measurements; the model takes one or two"]
+        );
+        assert_eq!(
+            memory_violations(|memory| {
+                let mut figures = worker(memory);
+                figures.measured[1].processes = Some(1);
+                memory.worker = Some(figures);
+            }),
+            ["memory worker: two measurements at the same count"]
+        );
+        assert_eq!(
+            memory_violations(|memory| {
+                let mut figures = worker(memory);
+                figures.measured[1].processes = None;
+                memory.worker = Some(figures);
+            }),
+            ["memory worker: every measurement needs the WORKERS_COUNT it ran at"]
+        );
+        assert_eq!(
+            memory_violations(|memory| {
+                let mut figures = worker(memory);
+                figures.measured[1].mib = 500;
+                memory.worker = Some(figures);
+            }),
+            ["memory worker: the line through the measurements has a negative base (-120 MiB)"]
+        );
+        assert_eq!(
+            memory_violations(|memory| {
+                let mut figures = worker(memory);
+                figures.processes.as_mut().unwrap().default = 3;
+                memory.worker = Some(figures);
+            }),
+            ["memory worker: default 3 disagrees with env WORKERS_COUNT's default Some(\"2 for worker, 1 for scheduler\")"]
+        );
+        assert_eq!(
+            memory_violations(|memory| {
+                let mut figures = worker(memory);
+                figures.processes.as_mut().unwrap().variable = "CELERY_CONCURRENCY".into();
+                memory.worker = Some(figures);
+            }),
+            ["memory worker: CELERY_CONCURRENCY is not among the release's env"]
+        );
+        assert_eq!(
+            memory_violations(|memory| {
+                let mut figures = worker(memory);
+                figures.processes = None;
+                memory.worker = Some(figures);
+            }),
+            [
+                "memory worker: a process count is measured but no variable sets it",
+                "memory worker: a fixed set of processes takes exactly one measurement"
+            ]
+        );
+        assert_eq!(
+            memory_violations(|memory| {
+                memory.server = None;
+                memory.worker = None;
+                memory.scheduler = None;
+                memory.host_minimum_mib = None;
+            }),
+            ["memory: no figure at all (give null instead)"]
+        );
+    }
 }

@@ -153,22 +153,21 @@ pub(crate) fn describe_env_change(change: &EnvChange) -> String {
     }
 }
 
-/// The memory figures of a release in one sentence.
+/// The memory figures of a release in one paragraph: the host minimum, each measured role's
+/// model of its idle need (as the `memory-insufficient` check applies it), and the note.
 pub(crate) fn memory_figures_text(figures: &crate::knowledge::model::MemoryFigures) -> String {
     let mut parts = Vec::new();
     if let Some(host) = figures.host_minimum_mib {
         parts.push(format!("host at least {host} MiB"));
     }
-    if let Some(server) = figures.server_mib {
-        parts.push(format!("server about {server} MiB"));
+    let roles: Vec<String> = figures
+        .roles()
+        .map(|(role, memory)| format!("{role} {}", memory.describe()))
+        .collect();
+    if !roles.is_empty() {
+        parts.push(format!("idle need of one container: {}", roles.join("; ")));
     }
-    if let Some(worker) = figures.worker_process_mib {
-        parts.push(format!("about {worker} MiB per worker process"));
-    }
-    if let Some(scheduler) = figures.scheduler_mib {
-        parts.push(format!("scheduler about {scheduler} MiB"));
-    }
-    format!("{}. {}", parts.join(", "), figures.note)
+    format!("{}. {}", parts.join("; "), figures.note)
 }
 
 /// `2 error(s), 7 warning(s), 0 note(s)`, and how many checks could not run when some could not.

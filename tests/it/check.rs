@@ -29,6 +29,8 @@ struct Setup {
     worker: Vec<(&'static str, &'static str)>,
     scheduler: Vec<(&'static str, &'static str)>,
     scheduler_replicas: u32,
+    /// Compose `mem_limit` of the server, the worker and the scheduler.
+    limits: [Option<&'static str>; 3],
     extra_args: Vec<&'static str>,
     extra_files: Vec<(&'static str, String)>,
 }
@@ -52,6 +54,7 @@ impl Setup {
             worker: vec![],
             scheduler: vec![],
             scheduler_replicas: 1,
+            limits: [None; 3],
             extra_args: vec!["--host-memory", "8GiB"],
             extra_files: vec![],
         }
@@ -68,12 +71,18 @@ impl Setup {
             }
             text
         }
+        let limit = |index: usize| {
+            self.limits[index].map_or_else(String::new, |limit| format!("    mem_limit: {limit}\n"))
+        };
         format!(
-            "x-redash-service: &redash-service\n  image: {}\n  env_file: redash.env\n  restart: always\nservices:\n  server:\n    <<: *redash-service\n    command: server\n{}  worker:\n    <<: *redash-service\n    command: worker\n{}  scheduler:\n    <<: *redash-service\n    command: scheduler\n    deploy:\n      replicas: {}\n{}",
+            "x-redash-service: &redash-service\n  image: {}\n  env_file: redash.env\n  restart: always\nservices:\n  server:\n    <<: *redash-service\n    command: server\n{}{}  worker:\n    <<: *redash-service\n    command: worker\n{}{}  scheduler:\n    <<: *redash-service\n    command: scheduler\n    deploy:\n      replicas: {}\n{}{}",
             self.image,
+            limit(0),
             environment(&self.server),
+            limit(1),
             environment(&self.worker),
             self.scheduler_replicas,
+            limit(2),
             environment(&self.scheduler),
         )
     }
@@ -246,6 +255,10 @@ fn cases() -> Vec<Case> {
             }),
         ),
         (
+            "image-platform-unavailable",
+            Box::new(|setup: &mut Setup| setup.extra_args.extend(["--host-arch", "arm64"])),
+        ),
+        (
             "image-tag-mismatch",
             Box::new(|setup: &mut Setup| setup.image = "redash/redash:latest"),
         ),
@@ -295,7 +308,8 @@ fn every_registered_check_has_a_case() {
         assert!(
             covered.contains(&code)
                 || code == "secret-in-plain-environment"
-                || crate::db_checks::COVERED.contains(&code),
+                || crate::db_checks::COVERED.contains(&code)
+                || crate::platforms::COVERED.contains(&code),
             "{code} has no firing case in check.rs"
         );
         assert!(
@@ -856,4 +870,177 @@ fn missing_memory_figures_are_named_as_missing() {
         not_run("25.1", "25.8", "redash/redash:25.1.0"),
         ["memory-insufficient could not run: the knowledge base has no per-role memory figures for 25.8.0, only a recommended host of at least 4096 MiB: give --host-memory to compare"]
     );
+}
+
+/// The `memory-insufficient` findings of a run: severity, message and fix.
+fn memory_findings(setup: &Setup) -> Vec<(String, String, String)> {
+    let (_, text, _dir) = setup.run("json");
+    let report: Value = serde_json::from_str(&text).unwrap();
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|finding| finding["code"] == "memory-insufficient")
+        .map(|finding| {
+            let field = |name: &str| finding[name].as_str().unwrap().to_owned();
+            (field("severity"), field("message"), field("help"))
+        })
+        .collect()
+}
+
+/// A ready deployment on the 7.0.0 -> 8.0.0 hop, where workers run Celery.
+fn celery_setup() -> Setup {
+    let mut setup = Setup::ready();
+    setup.from = "7";
+    setup.to = "8";
+    setup.image = "redash/redash:7.0.0.b18042";
+    setup
+}
+
+const CELERY_MODEL: &str = "about 88 MiB plus 102 MiB per Celery worker process, the line through 190 MiB measured at WORKERS_COUNT=1 and 292 MiB at 2, extrapolated beyond 2";
+const RQ_MODEL: &str = "about 590 MiB per container whether it runs 1 or 2 RQ worker processes, 590 MiB measured at WORKERS_COUNT=1 and 589 MiB at 2, more not measured";
+const FLOOR: &str = "Idle figures are a floor: large query results take more, by an amount no measurement gives, so leave room for your largest and watch `docker stats` after the hop.";
+
+#[test]
+fn a_celery_worker_needs_a_base_plus_an_increment_per_process() {
+    // 8.0.0's idle worker containers: 190 MiB at concurrency 1, 292 MiB at 2.
+    let mut setup = celery_setup();
+    setup.limits[1] = Some("400m");
+    setup.worker.push(("WORKERS_COUNT", "4"));
+    assert_eq!(
+        memory_findings(&setup),
+        [(
+            "error".to_owned(),
+            format!("worker is limited to 400 MiB; on 8.0.0 it needs about 496 MiB at idle with 4 Celery worker processes (WORKERS_COUNT=4), extrapolated; model: {CELERY_MODEL}"),
+            format!("Raise the limit to at least 496 MiB, the idle need, or lower WORKERS_COUNT (each Celery worker process adds about 102 MiB). {FLOOR}"),
+        )]
+    );
+    // Within the measured counts the figure is the measurement, and the fix gives the need
+    // itself, not a factor of it.
+    setup.worker = vec![];
+    setup.limits[1] = Some("250m");
+    assert_eq!(
+        memory_findings(&setup),
+        [(
+            "error".to_owned(),
+            format!("worker is limited to 250 MiB; on 8.0.0 it needs about 292 MiB at idle with 2 Celery worker processes (WORKERS_COUNT unset: the default); model: {CELERY_MODEL}"),
+            format!("Raise the limit to at least 292 MiB, the idle need, or lower WORKERS_COUNT (each Celery worker process adds about 102 MiB). {FLOOR}"),
+        )]
+    );
+    setup.limits[1] = Some("300m");
+    assert_eq!(memory_findings(&setup), []);
+    setup.worker.push(("WORKERS_COUNT", "1"));
+    setup.limits[1] = Some("200m");
+    assert_eq!(memory_findings(&setup), []);
+}
+
+#[test]
+fn an_rq_worker_container_is_one_figure_and_more_processes_are_unmeasured() {
+    // 10.1's idle worker containers: 590 MiB at WORKERS_COUNT 1, 589 at 2.
+    let mut setup = Setup::ready();
+    setup.limits[1] = Some("700m");
+    assert_eq!(memory_findings(&setup), []);
+    setup.worker.push(("WORKERS_COUNT", "1"));
+    assert_eq!(memory_findings(&setup), []);
+    setup.worker = vec![("WORKERS_COUNT", "4")];
+    assert_eq!(
+        memory_findings(&setup),
+        [(
+            "warning".to_owned(),
+            format!("worker is limited to 700 MiB; on 10.1.0 the figures cannot tell whether that is enough with 4 RQ worker processes (WORKERS_COUNT=4), more than were measured; model: {RQ_MODEL}"),
+            format!("Measure one container at idle with 4 RQ worker processes (`docker stats`), or keep WORKERS_COUNT at 2 or less and run more containers. {FLOOR}"),
+        )]
+    );
+    setup.limits[1] = Some("500m");
+    assert_eq!(
+        memory_findings(&setup),
+        [(
+            "error".to_owned(),
+            format!("worker is limited to 500 MiB; on 10.1.0 it needs at least 590 MiB at idle with 4 RQ worker processes (WORKERS_COUNT=4), more than were measured; model: {RQ_MODEL}"),
+            format!("Raise the limit above 590 MiB and measure one container at idle with 4 RQ worker processes (`docker stats`), or keep WORKERS_COUNT at 2 or less and run more containers. {FLOOR}"),
+        )]
+    );
+}
+
+#[test]
+fn the_server_figure_is_at_four_web_workers() {
+    let mut setup = Setup::ready();
+    setup.limits[0] = Some("800m");
+    assert_eq!(memory_findings(&setup), []);
+    const SERVER_MODEL: &str = "about 772 MiB, measured only with 4 gunicorn web workers (REDASH_WEB_WORKERS=4, the default)";
+    setup.server = vec![("REDASH_WEB_WORKERS", "8")];
+    assert_eq!(
+        memory_findings(&setup),
+        [(
+            "warning".to_owned(),
+            format!("server is limited to 800 MiB; on 10.1.0 the figures cannot tell whether that is enough with 8 gunicorn web workers (REDASH_WEB_WORKERS=8), more than were measured; model: {SERVER_MODEL}"),
+            format!("Measure one container at idle with 8 gunicorn web workers (`docker stats`), or keep REDASH_WEB_WORKERS at 4 or less and run more containers. {FLOOR}"),
+        )]
+    );
+    // Fewer web workers than measured: quiet under the measured figure's limit, unknown below.
+    setup.server = vec![("REDASH_WEB_WORKERS", "2")];
+    assert_eq!(memory_findings(&setup), []);
+    setup.limits[0] = Some("700m");
+    assert_eq!(
+        memory_findings(&setup),
+        [(
+            "warning".to_owned(),
+            format!("server is limited to 700 MiB; on 10.1.0 the figures cannot tell whether that is enough with 2 gunicorn web workers (REDASH_WEB_WORKERS=2), fewer than were measured; model: {SERVER_MODEL}"),
+            format!("Raise the limit to 772 MiB, the figure at 4, or measure one container at idle with 2 gunicorn web workers (`docker stats`). {FLOOR}"),
+        )]
+    );
+}
+
+#[test]
+fn the_host_sum_follows_the_process_counts() {
+    // 670 (server) + 88 + 16 x 102 (worker) + 275 (scheduler) is more than 8.0.0's 2048 MiB.
+    let mut setup = celery_setup();
+    setup.extra_args = vec!["--host-memory", "2GiB"];
+    assert_eq!(memory_findings(&setup), []);
+    setup.worker.push(("WORKERS_COUNT", "16"));
+    assert_eq!(
+        memory_findings(&setup),
+        [(
+            "error".to_owned(),
+            "the host has 2048 MiB; 8.0.0 needs about 2665 MiB for these roles at idle and upstream recommends at least 2048 MiB; idle need: server 670 MiB (4 gunicorn web workers, REDASH_WEB_WORKERS=4; measured at 4); worker 1720 MiB (16 Celery worker processes, WORKERS_COUNT=16; 88 + 16 x 102 MiB, extrapolated); scheduler 275 MiB (1 Celery worker process, WORKERS_COUNT unset: the default; measured at 1)".to_owned(),
+            format!("Move to a host with at least 2665 MiB, the roles' idle need, before the hop. {FLOOR} Count PostgreSQL and Redis too where they share the host."),
+        )]
+    );
+    // On RQ a host that holds the sum still hears that a container runs more processes than
+    // were measured.
+    let mut setup = Setup::ready();
+    setup.worker.push(("WORKERS_COUNT", "4"));
+    assert_eq!(
+        memory_findings(&setup),
+        [(
+            "info".to_owned(),
+            format!("worker on 10.1.0 is counted at 590 MiB with 4 RQ worker processes (WORKERS_COUNT=4), more than were measured, so the host's sum may be low; model: {RQ_MODEL}"),
+            "Measure one container at idle with 4 RQ worker processes (`docker stats`), or keep WORKERS_COUNT at 2 or less and run more containers.".to_owned(),
+        )]
+    );
+}
+
+#[test]
+fn the_check_states_the_model_the_plan_prints() {
+    let output = run_in(
+        &repo_root(),
+        &["plan", "--from", "7", "--to", "10", "--format", "json"],
+    );
+    let plan: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let texts: Vec<&str> = plan["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|hop| hop["memory"]["figures"]["roles"]["worker"]["text"].as_str())
+        .collect();
+    assert_eq!(texts, [CELERY_MODEL, RQ_MODEL]);
+    let text_plan = stdout(&run_in(
+        &repo_root(),
+        &["plan", "--from", "7", "--to", "10"],
+    ));
+    let joined = text_plan.split_whitespace().collect::<Vec<_>>().join(" ");
+    for model in [CELERY_MODEL, RQ_MODEL] {
+        assert!(joined.contains(model), "{model}");
+    }
+    assert!(!joined.contains("per worker process"));
 }

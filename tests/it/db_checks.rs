@@ -10,8 +10,12 @@ use crate::pg::{fixture_db, server, TestDb};
 use crate::support::{repo_root, stderr, stdout};
 
 /// The database checks and the test below that makes each fire.
-pub const COVERED: [&str; 16] = [
+pub const COVERED: [&str; 20] = [
     "query-options-break-rehash",
+    "column-has-dependent-view",
+    "converted-column-has-default",
+    "database-encoding-not-utf8",
+    "row-unloadable-after-25-1",
     "alembic-stamp-problem",
     "alert-options-not-object",
     "options-not-json",
@@ -264,6 +268,77 @@ fn planted_cases() -> Vec<Planted> {
                 "UPDATE data_sources SET encrypted_options = convert_to('{old_secret_token}', 'UTF8') WHERE id = 2"
             ),
             expected: &["data_sources rows the secret from --secret-key-env FIXTURE_KEY cannot decrypt: id 2"],
+        },
+        Planted {
+            code: "column-has-dependent-view",
+            fixture: "10.1.0",
+            args: &FROM_10_1,
+            // A view, a view in another schema and a rule on the table itself all block.
+            plant: "CREATE VIEW reporting_queries AS SELECT id, name, options FROM queries; \
+                    CREATE SCHEMA reporting; \
+                    CREATE VIEW reporting.user_photos AS SELECT id, profile_image_url FROM public.users; \
+                    CREATE TABLE widget_audit (id integer, options text); \
+                    CREATE RULE keep_old_options AS ON UPDATE TO widgets \
+                      DO ALSO INSERT INTO widget_audit VALUES (OLD.id, OLD.options)"
+                .into(),
+            expected: &[
+                "queries.options is used by view reporting_queries, so 25.8.0's migration 7205816877ec cannot convert it to jsonb (cannot alter type of a column used by a view or rule)",
+                "users.profile_image_url is used by view reporting.user_photos, so 25.8.0's migration fd4fc850d7ea cannot drop it (cannot drop column profile_image_url of table users because other objects depend on it)",
+                "widgets.options is used by rule keep_old_options on table widgets, so 25.8.0's migration 7205816877ec cannot convert it to jsonb (cannot alter type of a column used by a view or rule)",
+            ],
+        },
+        Planted {
+            code: "column-has-dependent-view",
+            fixture: "6.0.0",
+            args: &["--from", "6", "--to", "7"],
+            plant: "CREATE VIEW scheduled AS SELECT id, schedule FROM queries WHERE schedule IS NOT NULL; \
+                    CREATE MATERIALIZED VIEW source_settings AS SELECT id, options FROM data_sources"
+                .into(),
+            expected: &[
+                "data_sources.options is used by materialized view source_settings, so 7.0.0's migration 98af61feea92 cannot drop it (cannot drop column options of table data_sources because other objects depend on it)",
+                "queries.schedule is used by view scheduled, so 7.0.0's migration 640888ce445d cannot drop it (cannot drop column schedule of table queries because other objects depend on it)",
+            ],
+        },
+        Planted {
+            code: "column-has-dependent-view",
+            fixture: "8.0.0",
+            args: &["--from", "8", "--to", "10"],
+            plant: "CREATE VIEW destinations AS SELECT id, name, options FROM notification_destinations"
+                .into(),
+            expected: &["notification_destinations.options is used by view destinations, so 10.1.0's migration d7d747033183 cannot drop it (cannot drop column options of table notification_destinations because other objects depend on it)"],
+        },
+        Planted {
+            code: "converted-column-has-default",
+            fixture: "10.1.0",
+            args: &FROM_10_1,
+            // A json default casts to jsonb by assignment, also on a text column; text and name
+            // defaults do not (each checked with ALTER COLUMN ... TYPE jsonb on the test server).
+            plant: "ALTER TABLE events ALTER COLUMN additional_properties SET DEFAULT '{}'; \
+                    ALTER TABLE changes ALTER COLUMN change SET DEFAULT current_user; \
+                    ALTER TABLE widgets ALTER COLUMN options SET DEFAULT '{}'::json"
+                .into(),
+            expected: &[
+                "changes.change has DEFAULT CURRENT_USER, which has no automatic cast to jsonb: 25.8.0's migration 7205816877ec fails with: default for column \"change\" cannot be cast automatically to type jsonb",
+                "events.additional_properties has DEFAULT '{}'::text, which has no automatic cast to jsonb: 25.8.0's migration 7205816877ec fails with: default for column \"additional_properties\" cannot be cast automatically to type jsonb",
+            ],
+        },
+        Planted {
+            code: "row-unloadable-after-25-1",
+            fixture: "10.1.0",
+            args: &FROM_10_1,
+            // JSON null loads (as None); text that is not JSON is json-invalid-for-jsonb's.
+            plant: "UPDATE dashboards SET layout = '{}' WHERE id = 2; \
+                    UPDATE dashboards SET layout = 'null' WHERE id = 3; \
+                    UPDATE visualizations SET options = '[]' WHERE id = 3; \
+                    UPDATE visualizations SET options = '[1' WHERE id = 4; \
+                    UPDATE widgets SET options = '\"x\"' WHERE id = 4; \
+                    UPDATE widgets SET options = '0' WHERE id = 6"
+                .into(),
+            expected: &[
+                "dashboards whose layout is JSON but not an array or null: 25.8.0 cannot load them, so these dashboards and every page of the dashboard list that includes one fail (500) for every user: id 2",
+                "visualizations whose options are JSON but not an object or null: 25.8.0 cannot load them, so the pages of their queries and the dashboards that show them fail (500): id 3",
+                "widgets whose options are JSON but not an object or null: 25.8.0 cannot load them, so the dashboards that hold them fail to open (500): ids 4, 6 (2 in all)",
+            ],
         },
     ]
 }
@@ -951,4 +1026,82 @@ fn every_database_check_says_what_happens_and_its_severity_follows() {
         .find(|finding| finding["code"] == "query-options-break-rehash")
         .unwrap();
     assert_eq!(finding["effect"], "aborts");
+}
+
+/// A copy of the small 10.1.0 fixture in a new database of another encoding (the fixture
+/// templates are UTF8, and a database can only be cloned from a template of its own encoding).
+fn fixture_db_encoded(encoding: &str) -> TestDb {
+    let name = format!(
+        "t_enc_{}_{}",
+        encoding.to_lowercase().replace('_', ""),
+        std::process::id()
+    );
+    server().drop_database(&name).unwrap();
+    server()
+        .connect("postgres")
+        .unwrap()
+        .batch_execute(&format!(
+            "CREATE DATABASE {name} ENCODING '{encoding}' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+        ))
+        .unwrap();
+    let db = TestDb { name };
+    let knowledge = redash_upgrade::knowledge::KnowledgeBase::embedded().unwrap();
+    redash_upgrade::testbed::load_release(
+        &mut db.client(),
+        &knowledge,
+        &semver::Version::new(10, 1, 0),
+        redash_upgrade::testbed::Scale::Small,
+    )
+    .unwrap();
+    db
+}
+
+#[test]
+fn escapes_a_non_utf8_database_cannot_take_are_named_with_its_encoding() {
+    let code = "database-encoding-not-utf8";
+    // Redash writes every character outside ASCII as a \u escape; a raw é is stored as it is,
+    // and an escaped backslash before u is no escape.
+    let plant = "UPDATE visualizations SET options = '{\"label\": \"caf\\u00e9\"}' WHERE id = 3; \
+                 UPDATE events SET additional_properties = '{\"q\": \"\\u4e2d\\u6587 \\ud83d\\ude00\"}' WHERE id = 7; \
+                 UPDATE users SET details = '{\"note\": \"\\u00ff\"}' WHERE id = 5; \
+                 UPDATE queries SET options = '{\"path\": \"C:\\\\u00e9\"}' WHERE id = 9; \
+                 UPDATE dashboards SET layout = '[\"é\"]' WHERE id = 2";
+    for (encoding, expected) in [
+        // No conversion from UTF8 at all: every escape outside ASCII is refused.
+        (
+            "SQL_ASCII",
+            &[
+                "the database's encoding is SQL_ASCII, not UTF8: events.additional_properties holds \\u escapes of characters that jsonb cannot convert to SQL_ASCII (U+4E2D, U+6587, U+1F600), so 25.8.0's migration 7205816877ec cannot cast it to jsonb: id 7",
+                "the database's encoding is SQL_ASCII, not UTF8: users.details holds \\u escapes of characters that jsonb cannot convert to SQL_ASCII (U+00FF), so 25.8.0's migration fd4fc850d7ea cannot cast it to jsonb: id 5",
+                "the database's encoding is SQL_ASCII, not UTF8: visualizations.options holds \\u escapes of characters that jsonb cannot convert to SQL_ASCII (U+00E9), so 25.8.0's migration 7205816877ec cannot cast it to jsonb: id 3",
+            ][..],
+        ),
+        // LATIN1 holds é and ÿ, not Chinese or emoji: the server says which.
+        (
+            "LATIN1",
+            &["the database's encoding is LATIN1, not UTF8: events.additional_properties holds \\u escapes of characters that jsonb cannot convert to LATIN1 (U+4E2D, U+6587, U+1F600), so 25.8.0's migration 7205816877ec cannot cast it to jsonb: id 7"][..],
+        ),
+    ] {
+        let db = fixture_db_encoded(encoding);
+        let (_, report) = check(&db.tcp_url(), &FROM_10_1);
+        assert_eq!(
+            messages(&report, code),
+            Vec::<String>::new(),
+            "the clean fixture in {encoding}"
+        );
+        db.execute(plant);
+        let (_, report) = check(&db.tcp_url(), &FROM_10_1);
+        let mut found = messages(&report, code);
+        found.sort();
+        assert_eq!(found, expected, "{encoding}");
+        assert_eq!(
+            messages(&report, "check-could-not-run"),
+            Vec::<String>::new()
+        );
+    }
+    // In UTF8 jsonb decodes every escape.
+    let db = fixture_db("10.1.0");
+    db.execute(plant);
+    let (_, report) = check(&db.tcp_url(), &FROM_10_1);
+    assert_eq!(messages(&report, code), Vec::<String>::new());
 }

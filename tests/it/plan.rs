@@ -945,3 +945,126 @@ fn the_json_carries_the_rehearse_phase_step_kinds_and_what_to_act_on() {
     assert!(rq["meaning"].as_str().unwrap().contains("Redis"));
     assert_eq!(rq["wanted"], serde_json::Value::Null);
 }
+
+#[test]
+fn memory_figures_are_modelled_from_the_measured_process_counts() {
+    use redash_upgrade::knowledge::model::{MeasuredRange, MemoryModel};
+    let knowledge = knowledge();
+    let memory = |version: &str| {
+        knowledge
+            .release(&semver::Version::parse(version).unwrap())
+            .unwrap()
+            .memory
+            .clone()
+            .unwrap()
+    };
+    // 8.0.0: Celery workers at concurrency 1 and 2 (190, 292 MiB) give 88 + 102 per process.
+    let celery = memory("8.0.0");
+    let worker = celery.worker.as_ref().unwrap();
+    assert_eq!(
+        worker.model(),
+        MemoryModel::PerProcess {
+            base_mib: 88,
+            per_process_mib: 102
+        }
+    );
+    assert_eq!([1, 2, 4].map(|count| worker.need(count)), [190, 292, 496]);
+    assert_eq!(worker.range(4), MeasuredRange::Above);
+    let scheduler = celery.scheduler.as_ref().unwrap();
+    assert_eq!(scheduler.model(), MemoryModel::Flat { mib: 275 });
+    assert_eq!(scheduler.range(1), MeasuredRange::Within);
+    // 10.x: worker containers at WORKERS_COUNT 1 and 2 (590, 589 MiB) do not grow: one figure
+    // per container, and 4 processes were not measured.
+    for version in ["10.0.0", "10.1.0"] {
+        let rq = memory(version);
+        let worker = rq.worker.as_ref().unwrap();
+        assert_eq!(worker.model(), MemoryModel::Flat { mib: 590 });
+        assert_eq!([1, 2, 4].map(|count| worker.need(count)), [590, 590, 590]);
+        assert_eq!(worker.range(2), MeasuredRange::Within);
+        assert_eq!(worker.range(4), MeasuredRange::Above);
+        let server = rq.server.as_ref().unwrap();
+        assert_eq!(server.measured_counts(), [4]);
+        assert_eq!(server.range(2), MeasuredRange::Below);
+        assert!(rq.scheduler.as_ref().unwrap().processes.is_none());
+    }
+    for version in ["25.1.0", "25.8.0", "26.3.0"] {
+        let host_only = memory(version);
+        assert!(!host_only.has_role_figures(), "{version}");
+        assert_eq!(host_only.host_minimum_mib, Some(4096));
+    }
+}
+
+#[test]
+fn the_plan_states_each_roles_memory_model() {
+    let markdown = stdout(&run(&[
+        "plan", "--from", "7", "--to", "10", "--format", "markdown",
+    ]));
+    let memory: Vec<&str> = markdown
+        .lines()
+        .filter(|line| line.starts_with("- host at least"))
+        .collect();
+    assert_eq!(memory.len(), 2, "{markdown}");
+    assert!(memory[0].starts_with(
+        "- host at least 2048 MiB; idle need of one container: server about 670 MiB, measured only with 4 gunicorn web workers (REDASH_WEB_WORKERS=4, the default); worker about 88 MiB plus 102 MiB per Celery worker process, the line through 190 MiB measured at WORKERS_COUNT=1 and 292 MiB at 2, extrapolated beyond 2; scheduler about 275 MiB, measured only with 1 Celery worker process (WORKERS_COUNT=1, the default). Idle docker stats"
+    ), "{}", memory[0]);
+    assert!(memory[1].starts_with(
+        "- host at least 4096 MiB; idle need of one container: server about 772 MiB, measured only with 4 gunicorn web workers (REDASH_WEB_WORKERS=4, the default); worker about 590 MiB per container whether it runs 1 or 2 RQ worker processes, 590 MiB measured at WORKERS_COUNT=1 and 589 MiB at 2, more not measured; scheduler about 195 MiB. Idle docker stats"
+    ), "{}", memory[1]);
+    // Only a host minimum: as before.
+    let latest = stdout(&run(&[
+        "plan", "--from", "25.1", "--to", "25.8", "--format", "markdown",
+    ]));
+    assert!(
+        latest.contains("- host at least 4096 MiB. No per-container measurements"),
+        "{latest}"
+    );
+}
+
+#[test]
+fn the_plan_json_keeps_the_memory_fields_and_adds_the_model() {
+    let json: serde_json::Value = serde_json::from_str(&stdout(&run(&[
+        "plan", "--from", "7", "--to", "10", "--format", "json",
+    ])))
+    .unwrap();
+    let hops = json["hops"].as_array().unwrap();
+    let figures = |hop: &serde_json::Value| hop["memory"]["figures"].clone();
+    let celery = figures(&hops[0]);
+    // The contract's first fields, with the values they always had.
+    assert_eq!(
+        [
+            &celery["server_mib"],
+            &celery["worker_process_mib"],
+            &celery["scheduler_mib"],
+            &celery["host_minimum_mib"]
+        ],
+        [670, 190, 275, 2048]
+            .map(serde_json::Value::from)
+            .each_ref()
+    );
+    assert_eq!(
+        celery["roles"]["worker"]["model"],
+        serde_json::json!({"kind": "per-process", "base_mib": 88, "per_process_mib": 102})
+    );
+    assert_eq!(
+        celery["roles"]["worker"]["processes"],
+        serde_json::json!({"variable": "WORKERS_COUNT", "unit": "Celery worker process", "default": 2})
+    );
+    let rq = figures(hops.last().unwrap());
+    assert_eq!(rq["worker_process_mib"], 590);
+    assert_eq!(
+        rq["roles"]["worker"]["model"],
+        serde_json::json!({"kind": "flat", "mib": 590})
+    );
+    assert_eq!(
+        rq["roles"]["worker"]["measured"],
+        serde_json::json!([{"processes": 1, "mib": 590}, {"processes": 2, "mib": 589}])
+    );
+    assert_eq!(
+        rq["roles"]["scheduler"]["processes"],
+        serde_json::Value::Null
+    );
+    assert!(hops.last().unwrap()["memory"]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("host at least 4096 MiB; idle need of one container: server about 772 MiB"));
+}

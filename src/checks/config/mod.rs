@@ -4,6 +4,7 @@
 pub mod cookie_secret_missing;
 pub mod csrf_enforced_with_multi_org;
 pub mod gunicorn_binds_ipv6;
+pub mod image_platform_unavailable;
 pub mod image_tag_mismatch;
 pub mod login_throttle_health_check;
 pub mod memory_insufficient;

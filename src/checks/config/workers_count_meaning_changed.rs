@@ -15,10 +15,13 @@ static META: CheckMeta = CheckMeta {
     summary: "WORKERS_COUNT means processes on RQ, not Celery concurrency",
     what: "Looks for WORKERS_COUNT on worker roles when the hop moves from Celery to RQ.",
     why: "On Celery, WORKERS_COUNT is the concurrency of one worker process (`-c`); on RQ it is \
-          the number of worker processes supervisord starts, each a full Python process with its \
-          own memory. The same number can multiply a container's memory.",
-    fix: "Size WORKERS_COUNT for RQ: processes per container times the per-process memory must \
-          fit the container's limit. Scale with more worker containers instead where you can.",
+          the number of worker processes supervisord starts, each a Python process of its own \
+          that holds the query results it works on. The only measurement of an idle 10.x worker \
+          container (590 MiB with one process, 589 with two) says nothing of more processes \
+          under load, so a count carried over from Celery is untested on RQ.",
+    fix: "Size WORKERS_COUNT for RQ as processes, keep it at what was measured (1 or 2) where the \
+          memory limit is tight, and scale with more worker containers instead; \
+          `memory-insufficient` gives each container's need as the knowledge base models it.",
     references: &[
         "v8.0.0:bin/docker-entrypoint",
         "v10.1.0:bin/docker-entrypoint",
@@ -92,7 +95,7 @@ impl ConfigCheck for WorkersCountMeaningChanged {
                         hop.plan.to.version
                     ),
                     location: roles[0].var("WORKERS_COUNT").map(|count| count.location.clone()),
-                    help: "Re-size WORKERS_COUNT as a number of processes and check the memory limit.".into(),
+                    help: "Re-size WORKERS_COUNT as a number of processes and check the memory limit (see memory-insufficient).".into(),
                 }
             })
             .collect())

@@ -3,10 +3,14 @@
 
 pub mod alembic_stamp_problem;
 pub mod alert_options_not_object;
+pub mod column_has_dependent_view;
+pub mod converted_column_has_default;
+pub mod database_encoding_not_utf8;
 pub mod json_invalid_for_jsonb;
 mod jsonb;
 pub mod legacy_schedule_unconvertible;
 mod live;
+mod migrated_columns;
 pub mod migration_privileges_missing;
 pub mod options_not_json;
 pub mod postgres_version_too_old;
@@ -14,6 +18,8 @@ pub mod profile_image_url_breaks_migration;
 pub mod query_options_break_rehash;
 pub mod query_runner_not_registered;
 pub mod queue_of_data_source_not_consumed;
+pub mod row_unloadable_after_25_1;
+pub mod runner_unusable_on_platform;
 pub mod schema_drift;
 pub mod secret_key_cannot_decrypt;
 pub mod table_rewrite_size;

@@ -8,7 +8,7 @@ use crate::knowledge::KnowledgeBase;
 use crate::plan::UpgradePlan;
 use crate::plan::{EnvChange, HopPlan};
 
-use crate::report::describe::shown_default;
+use crate::report::describe::{memory_figures_text, shown_default};
 
 pub fn plan_json(plan: &UpgradePlan<'_>) -> Value {
     let resolutions: Vec<&String> = [&plan.from.resolution, &plan.to.resolution]
@@ -79,7 +79,8 @@ fn hop_json(hop: &HopPlan<'_>) -> Value {
         "breaking_changes": notes_json(&hop.breaking_changes()),
         "process_changes": notes_json(&hop.process_changes()),
         "memory": {
-            "figures": hop.memory_figures(),
+            "figures": hop.memory_figures().map(memory_figures_json),
+            "text": hop.memory_figures().map(memory_figures_text),
             "notes": notes_json(&hop.memory_notes()),
         },
         "multi_org": notes_json(&hop.multi_org_notes()),
@@ -98,6 +99,41 @@ fn hop_json(hop: &HopPlan<'_>) -> Value {
             "command": hop.rollback_command(),
             "summary": hop.rollback_summary(),
         },
+    })
+}
+
+/// A release's memory figures. `server_mib`, `worker_process_mib` and `scheduler_mib` keep the
+/// contract's first shape: one container at the lowest count measured (the worker's is per
+/// container, not per process). `roles` gives each role's measurements and the model the
+/// `memory-insufficient` check applies.
+fn memory_figures_json(figures: &crate::knowledge::model::MemoryFigures) -> Value {
+    let lowest = |memory: &Option<crate::knowledge::model::RoleMemory>| {
+        memory
+            .as_ref()
+            .map(|memory| memory.need(memory.measured_counts().first().copied().unwrap_or(1)))
+    };
+    let roles: serde_json::Map<String, Value> = figures
+        .roles()
+        .map(|(role, memory)| {
+            (
+                role.to_owned(),
+                json!({
+                    "processes": memory.processes,
+                    "measured": memory.measured,
+                    "model": memory.model(),
+                    "text": memory.describe(),
+                }),
+            )
+        })
+        .collect();
+    json!({
+        "server_mib": lowest(&figures.server),
+        "worker_process_mib": lowest(&figures.worker),
+        "scheduler_mib": lowest(&figures.scheduler),
+        "host_minimum_mib": figures.host_minimum_mib,
+        "note": figures.note,
+        "source": figures.source.0,
+        "roles": roles,
     })
 }
 
