@@ -407,7 +407,10 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
         }
         Command::Check(args) => {
             let request = check_request(args)?;
-            let report = engine::block_on(engine::check(&knowledge, request))?;
+            let mut report = engine::block_on(engine::check(&knowledge, request))?;
+            if args.format == CheckFormat::Markdown {
+                report.date = Some(plan::plan_date()?);
+            }
             let code = if report.has_errors() || (args.require_all && report.not_run() > 0) {
                 exit::BLOCKING_FINDINGS
             } else {

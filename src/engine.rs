@@ -181,6 +181,7 @@ pub async fn check(
         hops,
         inputs,
         assumptions,
+        date: None,
         findings,
     })
 }

@@ -203,6 +203,7 @@ pub static CHECKS: &[Check] = &[
     Check::Database(&db::migration_privileges_missing::MigrationPrivilegesMissing),
     Check::Database(&db::legacy_schedule_unconvertible::LegacyScheduleUnconvertible),
     Check::Database(&db::options_not_json::OptionsNotJson),
+    Check::Database(&db::schedule_unreadable::ScheduleUnreadable),
     Check::Database(&db::json_invalid_for_jsonb::JsonInvalidForJsonb),
     Check::Database(&db::database_encoding_not_utf8::DatabaseEncodingNotUtf8),
     Check::Database(&db::converted_column_has_default::ConvertedColumnHasDefault),
@@ -216,6 +217,7 @@ pub static CHECKS: &[Check] = &[
     Check::Database(&db::row_unloadable_after_25_1::RowUnloadableAfter251),
     Check::Database(&db::queue_of_data_source_not_consumed::QueueOfDataSourceNotConsumed),
     Check::Database(&db::runner_unusable_on_platform::RunnerUnusableOnPlatform),
+    Check::Database(&db::python_queries_need_review::PythonQueriesNeedReview),
     Check::Database(&db::secret_key_cannot_decrypt::SecretKeyCannotDecrypt),
     Check::Database(&db::table_rewrite_size::TableRewriteSize),
 ];
@@ -376,6 +378,9 @@ pub struct CheckReport {
     pub inputs: Vec<String>,
     /// What the run assumed where its inputs left a choice (which release the database is at).
     pub assumptions: Vec<String>,
+    /// The day the report was made (`YYYY-MM-DD`, UTC), when the caller dates it: only the
+    /// change-ticket Markdown shows it.
+    pub date: Option<String>,
     pub findings: Vec<Finding>,
 }
 

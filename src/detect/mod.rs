@@ -66,6 +66,8 @@ pub struct Detection {
     pub disagreement: Option<StampDisagreement>,
     /// The release whose schema the database was compared with.
     pub compared_with: Option<Version>,
+    /// Every release that shares the schema compared with (a fresh install of any of them has it).
+    pub compared_schema_of: Vec<Version>,
     /// Drift no baseline accepts.
     pub drift: Drift,
     /// Drift the operator's baseline accepts (empty without one).
@@ -266,6 +268,7 @@ fn judge(knowledge: &KnowledgeBase, observed: Observed, database: String) -> Det
         basis,
         disagreement,
         compared_with: schema.releases.last().cloned(),
+        compared_schema_of: schema.releases.clone(),
         drift: drift.clone(),
         accepted_drift: Drift::default(),
         variance: variance.clone(),

@@ -10,7 +10,9 @@ use crate::pg::{fixture_db, server, TestDb};
 use crate::support::{repo_root, stderr, stdout};
 
 /// The database checks and the test below that makes each fire.
-pub const COVERED: [&str; 20] = [
+pub const COVERED: [&str; 22] = [
+    "schedule-unreadable",
+    "python-queries-need-review",
     "query-options-break-rehash",
     "column-has-dependent-view",
     "converted-column-has-default",
@@ -149,6 +151,37 @@ fn planted_cases() -> Vec<Planted> {
                 "events.additional_properties (text) holds values jsonb refuses (\\u0000, which jsonb cannot store): id 7",
                 "queries.options (text) holds values jsonb refuses (not JSON): id 11",
                 "visualizations.options (text) holds values jsonb refuses (empty text): id 3",
+            ],
+        },
+        Planted {
+            code: "python-queries-need-review",
+            fixture: "8.0.0",
+            args: &["--from", "8", "--to", "10"],
+            plant: "UPDATE data_sources SET type = 'python' WHERE id = 3; \
+                    UPDATE queries SET data_source_id = 2 WHERE data_source_id = 3; \
+                    UPDATE queries SET data_source_id = 3 WHERE id IN (4, 6)"
+                .into(),
+            expected: &["saved queries on Python data sources run under Python 3.7 on 10.1.0 (Python 2.7 before): ids 4, 6 (2 in all)"],
+        },
+        Planted {
+            code: "schedule-unreadable",
+            fixture: "7.0.0",
+            args: &["--from", "7", "--to", "8"],
+            plant: "UPDATE queries SET schedule = '{\"interval\": \"1d\", \"time\": null, \"day_of_week\": null, \"until\": null}' WHERE id = 3; \
+                    UPDATE queries SET schedule = '{\"interval\": 86400, \"time\": \"25:00\", \"day_of_week\": null, \"until\": null}' WHERE id = 8; \
+                    UPDATE queries SET schedule = '{\"interval\": \"3600\", \"time\": null, \"day_of_week\": null, \"until\": null}' WHERE id = 9"
+                .into(),
+            expected: &["schedules whose interval is not a whole number or whose time is not a valid HH:MM (on 8.0.0 no scheduled query runs at all while one is left): ids 3, 8 (2 in all)"],
+        },
+        Planted {
+            code: "schedule-unreadable",
+            fixture: "10.1.0",
+            args: &FROM_10_1,
+            plant: "UPDATE queries SET schedule = '{\"interval\": \"1d\", \"time\": null, \"day_of_week\": null, \"until\": null}' WHERE id = 3"
+                .into(),
+            expected: &[
+                "schedules whose interval is not a whole number or whose time is not a valid HH:MM (25.8.0 disables their schedules silently, and sorting the queries list by schedule fails): id 3",
+                "schedules whose interval is not a whole number or whose time is not a valid HH:MM (26.3.0 disables their schedules silently, and sorting the queries list by schedule fails): id 3",
             ],
         },
         Planted {

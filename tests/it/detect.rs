@@ -456,3 +456,20 @@ fn a_baseline_accepts_known_drift_without_hiding_new_drift() {
     );
     assert!(again.stdout.is_empty());
 }
+
+#[test]
+fn a_schema_several_releases_share_is_named_by_all_of_them() {
+    let db = fixture_db("8.0.0");
+    let output = run(&["detect", "--database-url", &db.tcp_url()]);
+    let text = stdout(&output);
+    assert!(
+        text.contains("Schema:    matches the schema 7.0.0, 8.0.0 and 9.0.0-beta share (no drift)"),
+        "{text}"
+    );
+    assert!(!text.contains("matches 9.0.0-beta"), "{text}");
+    let (_, report) = detect_json(&db.tcp_url());
+    assert_eq!(
+        report["compared_schema_of"],
+        serde_json::json!(["7.0.0", "8.0.0", "9.0.0-beta"])
+    );
+}

@@ -27,6 +27,7 @@ pub fn detection_json(detection: &Detection) -> Value {
             "differences_from_match": disagreement.differences_from_match,
         })),
         "compared_with": detection.compared_with.as_ref().map(ToString::to_string),
+        "compared_schema_of": versions(&detection.compared_schema_of),
         "drift": detection.drift,
         "accepted_drift": detection.accepted_drift,
         "variance": detection.variance,

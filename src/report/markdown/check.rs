@@ -4,14 +4,32 @@ use std::io::Write;
 
 use crate::checks::CheckReport;
 
+/// A change ticket: the title names both releases, the header when and with what the check ran
+/// and what it read, then one checklist of fixes per hop.
 pub fn findings_markdown(out: &mut dyn Write, report: &CheckReport) -> std::io::Result<()> {
-    writeln!(out, "# Configuration fixes before the upgrade")?;
-    writeln!(out)?;
-    writeln!(out, "{}", super::super::describe::summary_line(report))?;
-    for assumption in &report.assumptions {
-        writeln!(out)?;
-        writeln!(out, "_Assumed: {assumption}._")?;
+    match (report.hops.first(), report.hops.last()) {
+        (Some(first), Some(last)) => writeln!(
+            out,
+            "# Fixes before upgrading Redash from {} to {}",
+            first.from, last.to
+        )?,
+        _ => writeln!(out, "# Fixes before the Redash upgrade")?,
     }
+    writeln!(out)?;
+    let tool = format!("redash-upgrade {}", env!("CARGO_PKG_VERSION"));
+    match &report.date {
+        Some(date) => writeln!(out, "- Checked: {date} (UTC) with {tool}")?,
+        None => writeln!(out, "- Checked with {tool}")?,
+    }
+    writeln!(out, "- Inputs: {}", report.inputs.join(", "))?;
+    for assumption in &report.assumptions {
+        writeln!(out, "- Assumed: {assumption}.")?;
+    }
+    writeln!(
+        out,
+        "- Result: {}",
+        super::super::describe::summary_line(report)
+    )?;
     for (hop, list) in report.by_hop() {
         writeln!(out)?;
         writeln!(out, "## {} -> {}", hop.from, hop.to)?;

@@ -121,10 +121,13 @@ pub fn detection_text(out: &mut dyn Write, detection: &Detection) -> std::io::Re
         )?;
     }
     writeln!(out)?;
-    let compared = detection
-        .compared_with
-        .as_ref()
-        .map_or_else(|| "none".to_owned(), ToString::to_string);
+    // A schema is shared by several releases: name them all, never one as if it were the match.
+    let names = versions(&detection.compared_schema_of);
+    let compared = match names.as_slice() {
+        [] => "no known schema".to_owned(),
+        [one] => format!("the schema of {one}"),
+        [init @ .., last] => format!("the schema {} and {last} share", init.join(", ")),
+    };
     if detection.drift.is_empty() {
         writeln!(out, "Schema:    matches {compared} (no drift)")?;
     } else {
