@@ -3,7 +3,7 @@
 use super::super::{
     CannotRun, CheckMeta, DatabaseCheck, Effect, HopContext, Report, Severity, Trigger,
 };
-use super::{copy_field, copy_fields, copy_id, name_rows, LiveDatabase, Scan};
+use super::{name_rows, LiveDatabase};
 
 pub struct AlertOptionsNotObject;
 
@@ -40,17 +40,17 @@ impl DatabaseCheck for AlertOptionsNotObject {
         hop: &HopContext<'_>,
         database: &LiveDatabase,
     ) -> Result<Vec<Report>, CannotRun> {
-        let scan = Scan {
-            what: "read alerts".into(),
-            select: "SELECT id::bigint, options::text FROM alerts WHERE options IS NOT NULL".into(),
-            estimate: database.row_estimate("alerts"),
-        };
-        let mut passes = database.scan(&[scan], not_an_object).await?;
-        let mut ids = passes.pop().map(|pass| pass.found).unwrap_or_default();
+        let ids = database
+            .ids_where(
+                "read alerts",
+                "SELECT id::bigint, options::text FROM alerts WHERE options IS NOT NULL",
+                "alerts",
+                json_but_not_an_object,
+            )
+            .await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        ids.sort_unstable();
         Ok(vec![Report {
             severity: None,
             effect: None,
@@ -66,18 +66,7 @@ impl DatabaseCheck for AlertOptionsNotObject {
     }
 }
 
-/// The id of an alert (a COPY row: id, options) whose options parse as JSON but not as an object.
-fn not_an_object(row: &[u8], found: &mut Vec<i64>) {
-    let fields = copy_fields(row);
-    let (Some(id), Some(text)) = (
-        copy_id(&fields),
-        fields.get(1).and_then(|raw| copy_field(raw)),
-    ) else {
-        return;
-    };
-    if let Ok(options) = serde_json::from_slice::<serde_json::Value>(&text) {
-        if !options.is_object() {
-            found.push(id);
-        }
-    }
+/// Whether alert options parse as JSON but not as an object.
+fn json_but_not_an_object(text: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(text).is_ok_and(|options| !options.is_object())
 }

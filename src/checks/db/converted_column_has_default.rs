@@ -6,7 +6,7 @@ use sqlx::Row as _;
 use super::super::{
     CannotRun, CheckMeta, DatabaseCheck, Effect, HopContext, Report, Severity, Trigger,
 };
-use super::migrated_columns::{migrated_by, Change, MigratedColumn};
+use super::migrated_columns::{jsonb_conversions_pending, MigratedColumn};
 use super::LiveDatabase;
 
 pub struct ConvertedColumnHasDefault;
@@ -63,36 +63,20 @@ const ASSIGNABLE_TO_JSONB: &str = "WITH RECURSIVE base(source, type) AS ( \
         SELECT 1 FROM pg_cast c WHERE c.castsource = b.type \
           AND c.casttarget = 'jsonb'::regtype AND c.castcontext IN ('a', 'i')))";
 
-impl ConvertedColumnHasDefault {
-    /// The hop's jsonb conversions of columns that the live database has and that are not
-    /// jsonb yet.
-    fn columns(hop: &HopContext<'_>, database: &LiveDatabase) -> Vec<&'static MigratedColumn> {
-        migrated_by(hop)
-            .into_iter()
-            .filter(|migrated| migrated.change == Change::ToJsonb)
-            .filter(|migrated| {
-                database
-                    .column_type(migrated.table, migrated.column)
-                    .is_some_and(|sql_type| sql_type != "jsonb")
-            })
-            .collect()
-    }
-}
-
 #[async_trait::async_trait]
 impl DatabaseCheck for ConvertedColumnHasDefault {
     fn meta(&self) -> &'static CheckMeta {
         &META
     }
     fn applies(&self, hop: &HopContext<'_>, database: &LiveDatabase) -> bool {
-        !ConvertedColumnHasDefault::columns(hop, database).is_empty()
+        !jsonb_conversions_pending(hop, database).is_empty()
     }
     async fn run(
         &self,
         hop: &HopContext<'_>,
         database: &LiveDatabase,
     ) -> Result<Vec<Report>, CannotRun> {
-        let columns = ConvertedColumnHasDefault::columns(hop, database);
+        let columns = jsonb_conversions_pending(hop, database);
         let tables: Vec<String> = columns.iter().map(|c| c.table.to_owned()).collect();
         let names: Vec<String> = columns.iter().map(|c| c.column.to_owned()).collect();
         let rows = database

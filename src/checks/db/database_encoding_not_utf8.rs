@@ -8,7 +8,7 @@ use sqlx::Row as _;
 use super::super::{
     CannotRun, CheckMeta, DatabaseCheck, Effect, HopContext, Report, Severity, Trigger,
 };
-use super::migrated_columns::{migrated_by, Change, MigratedColumn};
+use super::migrated_columns::{jsonb_conversions_pending, MigratedColumn};
 use super::{copy_field, copy_fields, copy_id, name_rows, LiveDatabase, Scan};
 
 pub struct DatabaseEncodingNotUtf8;
@@ -50,29 +50,13 @@ static META: CheckMeta = CheckMeta {
 /// split in halves until each refused character is found.
 const BATCH: usize = 256;
 
-impl DatabaseEncodingNotUtf8 {
-    /// The hop's jsonb conversions of columns that the live database has and that are not
-    /// jsonb yet.
-    fn columns(hop: &HopContext<'_>, database: &LiveDatabase) -> Vec<&'static MigratedColumn> {
-        migrated_by(hop)
-            .into_iter()
-            .filter(|migrated| migrated.change == Change::ToJsonb)
-            .filter(|migrated| {
-                database
-                    .column_type(migrated.table, migrated.column)
-                    .is_some_and(|sql_type| sql_type != "jsonb")
-            })
-            .collect()
-    }
-}
-
 #[async_trait::async_trait]
 impl DatabaseCheck for DatabaseEncodingNotUtf8 {
     fn meta(&self) -> &'static CheckMeta {
         &META
     }
     fn applies(&self, hop: &HopContext<'_>, database: &LiveDatabase) -> bool {
-        !DatabaseEncodingNotUtf8::columns(hop, database).is_empty()
+        !jsonb_conversions_pending(hop, database).is_empty()
     }
     async fn run(
         &self,
@@ -91,7 +75,7 @@ impl DatabaseCheck for DatabaseEncodingNotUtf8 {
         if encoding == "UTF8" {
             return Ok(Vec::new());
         }
-        let columns = DatabaseEncodingNotUtf8::columns(hop, database);
+        let columns = jsonb_conversions_pending(hop, database);
         let mut tables: Vec<(&str, Vec<&MigratedColumn>)> = Vec::new();
         for migrated in &columns {
             match tables

@@ -203,6 +203,41 @@ impl LiveDatabase {
         }
     }
 
+    /// Streams `SELECT id, text FROM ...` (`select`, read as [`LiveDatabase::scan`] does) and
+    /// returns, sorted, the ids of the rows whose non-NULL text `offending` says yes to.
+    pub async fn ids_where<F>(
+        &self,
+        what: &str,
+        select: &str,
+        table: &str,
+        offending: F,
+    ) -> Result<Vec<i64>, CannotRun>
+    where
+        F: Fn(&[u8]) -> bool + Send + Sync + 'static,
+    {
+        let scan = Scan {
+            what: what.to_owned(),
+            select: select.to_owned(),
+            estimate: self.row_estimate(table),
+        };
+        let inspect = move |row: &[u8], found: &mut Vec<i64>| {
+            let fields = copy_fields(row);
+            let (Some(id), Some(text)) = (
+                copy_id(&fields),
+                fields.get(1).and_then(|raw| copy_field(raw)),
+            ) else {
+                return;
+            };
+            if offending(&text) {
+                found.push(id);
+            }
+        };
+        let mut passes = self.scan(&[scan], inspect).await?;
+        let mut ids = passes.pop().map(|pass| pass.found).unwrap_or_default();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
     async fn scan_one<T, F>(&self, scan: &Scan, inspect: Arc<F>) -> Result<Scanned<T>, CannotRun>
     where
         T: Send + 'static,

@@ -151,6 +151,23 @@ pub(super) fn migrated_by(hop: &HopContext<'_>) -> Vec<&'static MigratedColumn> 
         .collect()
 }
 
+/// The hop's jsonb conversions of columns that the live database has and that are not jsonb
+/// yet.
+pub(super) fn jsonb_conversions_pending(
+    hop: &HopContext<'_>,
+    database: &super::LiveDatabase,
+) -> Vec<&'static MigratedColumn> {
+    migrated_by(hop)
+        .into_iter()
+        .filter(|migrated| migrated.change == Change::ToJsonb)
+        .filter(|migrated| {
+            database
+                .column_type(migrated.table, migrated.column)
+                .is_some_and(|sql_type| sql_type != "jsonb")
+        })
+        .collect()
+}
+
 /// `a`, `a and b`, `a, b and c`.
 pub(super) fn and_list(items: &[String]) -> String {
     match items {

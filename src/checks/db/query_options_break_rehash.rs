@@ -5,7 +5,7 @@ use serde_json::Value;
 use super::super::{
     CannotRun, CheckMeta, DatabaseCheck, Effect, HopContext, Report, Severity, Trigger,
 };
-use super::{copy_field, copy_fields, copy_id, name_rows, LiveDatabase, Scan};
+use super::{name_rows, LiveDatabase};
 
 pub struct QueryOptionsBreakRehash;
 
@@ -45,18 +45,20 @@ impl DatabaseCheck for QueryOptionsBreakRehash {
         hop: &HopContext<'_>,
         database: &LiveDatabase,
     ) -> Result<Vec<Report>, CannotRun> {
-        let scan = Scan {
-            what: "read query options".into(),
-            select: "SELECT id::bigint, options::text FROM queries WHERE options IS NOT NULL"
-                .into(),
-            estimate: database.row_estimate("queries"),
-        };
-        let mut passes = database.scan(&[scan], unreadable_options).await?;
-        let mut ids = passes.pop().map(|pass| pass.found).unwrap_or_default();
+        let ids = database
+            .ids_where(
+                "read query options",
+                "SELECT id::bigint, options::text FROM queries WHERE options IS NOT NULL",
+                "queries",
+                |text| {
+                    serde_json::from_slice::<Value>(text)
+                        .is_ok_and(|options| breaks_rehash(&options))
+                },
+            )
+            .await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        ids.sort_unstable();
         Ok(vec![Report {
             severity: None,
             effect: None,
@@ -106,22 +108,6 @@ fn breaks_rehash(options: &Value) -> bool {
             }
             _ => true,
         }),
-    }
-}
-
-/// The id of a query (a COPY row: id, options) whose options the migration cannot read.
-fn unreadable_options(row: &[u8], found: &mut Vec<i64>) {
-    let fields = copy_fields(row);
-    let (Some(id), Some(text)) = (
-        copy_id(&fields),
-        fields.get(1).and_then(|raw| copy_field(raw)),
-    ) else {
-        return;
-    };
-    if let Ok(options) = serde_json::from_slice::<Value>(&text) {
-        if breaks_rehash(&options) {
-            found.push(id);
-        }
     }
 }
 

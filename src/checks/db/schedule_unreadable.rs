@@ -5,7 +5,7 @@ use serde_json::Value;
 use super::super::{
     CannotRun, CheckMeta, DatabaseCheck, Effect, HopContext, Report, Severity, Trigger,
 };
-use super::{copy_field, copy_fields, copy_id, name_rows, LiveDatabase, Scan};
+use super::{name_rows, LiveDatabase};
 
 pub struct ScheduleUnreadable;
 
@@ -52,18 +52,17 @@ impl DatabaseCheck for ScheduleUnreadable {
         hop: &HopContext<'_>,
         database: &LiveDatabase,
     ) -> Result<Vec<Report>, CannotRun> {
-        let scan = Scan {
-            what: "read schedules".into(),
-            select: "SELECT id::bigint, schedule::text FROM queries WHERE schedule IS NOT NULL"
-                .into(),
-            estimate: database.row_estimate("queries"),
-        };
-        let mut passes = database.scan(&[scan], unreadable_schedule).await?;
-        let mut ids = passes.pop().map(|pass| pass.found).unwrap_or_default();
+        let ids = database
+            .ids_where(
+                "read schedules",
+                "SELECT id::bigint, schedule::text FROM queries WHERE schedule IS NOT NULL",
+                "queries",
+                unreadable_schedule,
+            )
+            .await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        ids.sort_unstable();
         let target = &hop.plan.to.version;
         let stops_all = hop
             .plan
@@ -131,21 +130,12 @@ fn time_readable(time: Option<&Value>) -> bool {
     }
 }
 
-/// The id of a query (a COPY row: id, schedule) whose schedule the scheduler cannot read.
-fn unreadable_schedule(row: &[u8], found: &mut Vec<i64>) {
-    let fields = copy_fields(row);
-    let (Some(id), Some(text)) = (
-        copy_id(&fields),
-        fields.get(1).and_then(|raw| copy_field(raw)),
-    ) else {
-        return;
+/// Whether a schedule (JSON text) is an object whose interval or time the scheduler cannot read.
+fn unreadable_schedule(text: &[u8]) -> bool {
+    let Ok(Value::Object(schedule)) = serde_json::from_slice::<Value>(text) else {
+        return false;
     };
-    let Ok(Value::Object(schedule)) = serde_json::from_slice::<Value>(&text) else {
-        return;
-    };
-    if !interval_readable(schedule.get("interval")) || !time_readable(schedule.get("time")) {
-        found.push(id);
-    }
+    !interval_readable(schedule.get("interval")) || !time_readable(schedule.get("time"))
 }
 
 #[cfg(test)]

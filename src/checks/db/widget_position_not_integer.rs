@@ -3,8 +3,8 @@
 use super::super::{
     CannotRun, CheckMeta, DatabaseCheck, Effect, HopContext, Report, Severity, Trigger,
 };
+use super::name_rows;
 use super::LiveDatabase;
-use super::{copy_field, copy_fields, copy_id, name_rows, Scan};
 
 pub struct WidgetPositionNotInteger;
 
@@ -54,17 +54,17 @@ impl DatabaseCheck for WidgetPositionNotInteger {
         _hop: &HopContext<'_>,
         database: &LiveDatabase,
     ) -> Result<Vec<Report>, CannotRun> {
-        let scan = Scan {
-            what: "read widgets".into(),
-            select: "SELECT id::bigint, options::text FROM widgets".into(),
-            estimate: database.row_estimate("widgets"),
-        };
-        let mut passes = database.scan(&[scan], unresizable_widget).await?;
-        let mut ids = passes.pop().map(|pass| pass.found).unwrap_or_default();
+        let ids = database
+            .ids_where(
+                "read widgets",
+                "SELECT id::bigint, options::text FROM widgets",
+                "widgets",
+                unresizable_widget,
+            )
+            .await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        ids.sort_unstable();
         Ok(vec![Report {
             severity: None,
             effect: None,
@@ -78,23 +78,13 @@ impl DatabaseCheck for WidgetPositionNotInteger {
     }
 }
 
-/// The id of a widget (a COPY row: id, options) whose position the migration cannot double.
-fn unresizable_widget(row: &[u8], found: &mut Vec<i64>) {
-    let fields = copy_fields(row);
-    let (Some(id), Some(text)) = (
-        copy_id(&fields),
-        fields.get(1).and_then(|raw| copy_field(raw)),
-    ) else {
-        return;
-    };
-    // Text that is not JSON at all is json-invalid-for-jsonb's finding.
-    let Ok(options) = serde_json::from_slice::<serde_json::Value>(&text) else {
-        return;
+/// Whether widget options (JSON text) hold a position the migration cannot double. Text that is
+/// not JSON at all is json-invalid-for-jsonb's finding.
+fn unresizable_widget(text: &[u8]) -> bool {
+    let Ok(options) = serde_json::from_slice::<serde_json::Value>(text) else {
+        return false;
     };
     let position = options.get("position");
-    let fine = doubles_as_int(position.and_then(|p| p.get("col")))
-        && doubles_as_int(position.and_then(|p| p.get("sizeX")));
-    if !fine {
-        found.push(id);
-    }
+    !(doubles_as_int(position.and_then(|p| p.get("col")))
+        && doubles_as_int(position.and_then(|p| p.get("sizeX"))))
 }
