@@ -214,6 +214,7 @@ pub static CHECKS: &[Check] = &[
     Check::Database(&db::alert_options_not_object::AlertOptionsNotObject),
     Check::Database(&db::query_runner_not_registered::QueryRunnerNotRegistered),
     Check::Database(&db::query_options_break_rehash::QueryOptionsBreakRehash),
+    Check::Database(&db::query_text_breaks_rehash::QueryTextBreaksRehash),
     Check::Database(&db::row_unloadable_after_25_1::RowUnloadableAfter251),
     Check::Database(&db::queue_of_data_source_not_consumed::QueueOfDataSourceNotConsumed),
     Check::Database(&db::runner_unusable_on_platform::RunnerUnusableOnPlatform),

@@ -10,7 +10,8 @@ use crate::pg::{fixture_db, server, TestDb};
 use crate::support::{repo_root, stderr, stdout};
 
 /// The database checks and the test below that makes each fire.
-pub const COVERED: [&str; 22] = [
+pub const COVERED: [&str; 23] = [
+    "query-text-breaks-rehash",
     "schedule-unreadable",
     "python-queries-need-review",
     "query-options-break-rehash",
@@ -182,6 +183,21 @@ fn planted_cases() -> Vec<Planted> {
             expected: &[
                 "schedules whose interval is not a whole number or whose time is not a valid HH:MM (25.8.0 disables their schedules silently, and sorting the queries list by schedule fails): id 3",
                 "schedules whose interval is not a whole number or whose time is not a valid HH:MM (26.3.0 disables their schedules silently, and sorting the queries list by schedule fails): id 3",
+            ],
+        },
+        Planted {
+            // Only 25.1.0 crashes on an empty statement; every 25.x on a bare SELECT for SQL Server.
+            code: "query-text-breaks-rehash",
+            fixture: "10.1.0",
+            args: &["--from", "10.1", "--to", "25.1.0"],
+            plant: "UPDATE data_sources SET type = 'pg' WHERE id = 2; UPDATE data_sources SET type = 'mssql' WHERE id = 3; \
+                    UPDATE queries SET data_source_id = 2, query = E'-- TODO: write the query\n;', options = '{\"apply_auto_limit\": true}' WHERE id = 30; \
+                    UPDATE queries SET data_source_id = 2, query = '', options = '{\"apply_auto_limit\": false}' WHERE id = 31; \
+                    UPDATE queries SET data_source_id = 3, query = E'select 1;\nSELECT -- todo', options = '{\"apply_auto_limit\": true}' WHERE id = 32"
+                .into(),
+            expected: &[
+                "SQL Server queries with auto-limit on whose last statement is a bare SELECT abort 25.1.0's re-hash migration: id 32",
+                "SQL queries with auto-limit on and no statement (empty, comments or semicolons only) abort 25.1.0's re-hash migration: id 30",
             ],
         },
         Planted {

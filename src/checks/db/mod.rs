@@ -18,6 +18,7 @@ pub mod profile_image_url_breaks_migration;
 pub mod python_queries_need_review;
 pub mod query_options_break_rehash;
 pub mod query_runner_not_registered;
+pub mod query_text_breaks_rehash;
 pub mod queue_of_data_source_not_consumed;
 pub mod row_unloadable_after_25_1;
 pub mod runner_unusable_on_platform;
