@@ -9,6 +9,7 @@ use crate::knowledge::model::{
     Release, RequiredAction, Revision, Source, Transition,
 };
 use crate::knowledge::KnowledgeBase;
+use crate::report::describe::and_list;
 
 use super::fit::DeploymentFit;
 use super::StopReason;
@@ -430,15 +431,6 @@ fn role_names(release: &Release) -> String {
         .map(|role| role.name.as_str())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// `a`, `a and b`, `a, b and c`.
-fn and_list(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
-    }
 }
 
 fn count(number: usize, one: &str, many: &str) -> String {

@@ -188,6 +188,22 @@ pub(crate) fn summary_line(report: &crate::checks::CheckReport) -> String {
     line
 }
 
+/// `a`, `a and b`, `a, b and c`.
+pub(crate) fn and_list<T: AsRef<str>>(items: &[T]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.as_ref().to_owned(),
+        [init @ .., last] => format!(
+            "{} and {}",
+            init.iter()
+                .map(AsRef::as_ref)
+                .collect::<Vec<_>>()
+                .join(", "),
+            last.as_ref()
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::report::wrap;

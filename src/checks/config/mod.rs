@@ -151,12 +151,7 @@ fn shell_words(text: &str) -> Vec<String> {
 /// Role names as a sentence's subject (`server`, `server and worker`, `server, worker and
 /// scheduler`) and whether the verb takes the plural: one finding for what every role shares.
 pub(crate) fn role_list(names: &[&str]) -> (String, bool) {
-    let text = match names {
-        [] => String::new(),
-        [one] => (*one).to_owned(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
-    };
-    (text, names.len() > 1)
+    (crate::report::describe::and_list(names), names.len() > 1)
 }
 
 /// The first running role's value of a boolean setting, when it is on (`true`, `1`, `yes`, `on`).

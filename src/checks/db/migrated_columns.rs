@@ -168,14 +168,7 @@ pub(super) fn jsonb_conversions_pending(
         .collect()
 }
 
-/// `a`, `a and b`, `a, b and c`.
-pub(super) fn and_list(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.clone(),
-        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
-    }
-}
+pub(super) use crate::report::describe::and_list;
 
 #[cfg(test)]
 mod tests {

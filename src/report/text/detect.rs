@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::detect::{Basis, Detection, StampState};
+use crate::detect::{Basis, Detection, Drift, StampState};
 use crate::report::{wrap, TEXT_WIDTH};
 
 const INDENT: &str = "           ";
@@ -136,57 +136,7 @@ pub fn detection_text(out: &mut dyn Write, detection: &Detection) -> std::io::Re
             "Schema:    {} difference(s) from {compared}:",
             detection.drift.count()
         )?;
-        let drift = &detection.drift;
-        for table in &drift.extra_tables {
-            writeln!(out, "  extra table       {table}")?;
-        }
-        for table in &drift.missing_tables {
-            writeln!(out, "  missing table     {table}")?;
-        }
-        for column in &drift.extra_columns {
-            writeln!(
-                out,
-                "  extra column      {}.{} {}",
-                column.table, column.column, column.sql_type
-            )?;
-        }
-        for column in &drift.missing_columns {
-            writeln!(
-                out,
-                "  missing column    {}.{} {}",
-                column.table, column.column, column.sql_type
-            )?;
-        }
-        for column in &drift.changed_columns {
-            writeln!(
-                out,
-                "  changed column    {}.{}: expected {}, found {}",
-                column.table, column.column, column.expected, column.found
-            )?;
-        }
-        let objects = [
-            ("missing index", &drift.missing_indexes),
-            ("extra index", &drift.extra_indexes),
-            ("missing constraint", &drift.missing_constraints),
-            ("extra constraint", &drift.extra_constraints),
-            ("missing trigger", &drift.missing_triggers),
-            ("extra trigger", &drift.extra_triggers),
-        ];
-        for (label, list) in objects {
-            for object in list {
-                writeln!(
-                    out,
-                    "  {label:<17} {}.{} {}",
-                    object.table, object.name, object.definition
-                )?;
-            }
-        }
-        for function in &drift.missing_functions {
-            writeln!(out, "  missing function  {function}")?;
-        }
-        for type_name in &drift.missing_types {
-            writeln!(out, "  missing type      {type_name}")?;
-        }
+        drift_items(out, &detection.drift)?;
     }
     let accepted = &detection.accepted_drift;
     if !accepted.is_empty() {
@@ -195,29 +145,7 @@ pub fn detection_text(out: &mut dyn Write, detection: &Detection) -> std::io::Re
             "Accepted by the baseline, not drift ({} object(s)):",
             accepted.count()
         )?;
-        for table in &accepted.extra_tables {
-            writeln!(out, "  extra table       {table}")?;
-        }
-        for column in &accepted.extra_columns {
-            writeln!(
-                out,
-                "  extra column      {}.{} {}",
-                column.table, column.column, column.sql_type
-            )?;
-        }
-        for (label, list) in [
-            ("extra index", &accepted.extra_indexes),
-            ("extra constraint", &accepted.extra_constraints),
-            ("extra trigger", &accepted.extra_triggers),
-        ] {
-            for object in list {
-                writeln!(
-                    out,
-                    "  {label:<17} {}.{} {}",
-                    object.table, object.name, object.definition
-                )?;
-            }
-        }
+        drift_items(out, accepted)?;
     }
     if !detection.variance.is_empty() {
         writeln!(
@@ -246,4 +174,59 @@ pub fn detection_text(out: &mut dyn Write, detection: &Detection) -> std::io::Re
         "detected, no drift"
     };
     field(out, "Result:", verdict)
+}
+
+/// One line per drifted object, as `detect` lists them (accepted drift has extras only).
+fn drift_items(out: &mut dyn Write, drift: &Drift) -> std::io::Result<()> {
+    for table in &drift.extra_tables {
+        writeln!(out, "  extra table       {table}")?;
+    }
+    for table in &drift.missing_tables {
+        writeln!(out, "  missing table     {table}")?;
+    }
+    for column in &drift.extra_columns {
+        writeln!(
+            out,
+            "  extra column      {}.{} {}",
+            column.table, column.column, column.sql_type
+        )?;
+    }
+    for column in &drift.missing_columns {
+        writeln!(
+            out,
+            "  missing column    {}.{} {}",
+            column.table, column.column, column.sql_type
+        )?;
+    }
+    for column in &drift.changed_columns {
+        writeln!(
+            out,
+            "  changed column    {}.{}: expected {}, found {}",
+            column.table, column.column, column.expected, column.found
+        )?;
+    }
+    let objects = [
+        ("missing index", &drift.missing_indexes),
+        ("extra index", &drift.extra_indexes),
+        ("missing constraint", &drift.missing_constraints),
+        ("extra constraint", &drift.extra_constraints),
+        ("missing trigger", &drift.missing_triggers),
+        ("extra trigger", &drift.extra_triggers),
+    ];
+    for (label, list) in objects {
+        for object in list {
+            writeln!(
+                out,
+                "  {label:<17} {}.{} {}",
+                object.table, object.name, object.definition
+            )?;
+        }
+    }
+    for function in &drift.missing_functions {
+        writeln!(out, "  missing function  {function}")?;
+    }
+    for type_name in &drift.missing_types {
+        writeln!(out, "  missing type      {type_name}")?;
+    }
+    Ok(())
 }
