@@ -14,7 +14,10 @@ use crate::engine::{self, CheckRequest, DatabaseTarget, EngineError};
 use crate::inputs::DeploymentFiles;
 use crate::knowledge::{KnowledgeBase, KnowledgeError, Origin};
 use crate::plan::{self, PlanError};
+use crate::report::snapshot::SnapshotCheck;
 use crate::report::{self, exit, ColorChoice, Document, Format, Progress, ReportError};
+use crate::snapshot::{self, RestoreRequest, SnapshotRequest};
+use crate::verify::{self, VerifyRequest};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -56,6 +59,102 @@ pub enum Command {
     /// List every check code with its default severity
     #[command(after_help = exit::TABLE)]
     Checks,
+    /// Dump the metadata database with pg_dump, with a manifest of what it holds taken at the
+    /// same instant; `snapshot verify DIR` re-checks a snapshot's files
+    #[command(after_help = exit::SNAPSHOT_TABLE, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Snapshot(SnapshotArgs),
+    /// Restore a snapshot into an empty staging database with pg_restore, and prove the copy
+    /// matches the snapshot's manifest
+    #[command(after_help = exit::RESTORE_TABLE)]
+    Restore(RestoreArgs),
+    /// Compare the database with a snapshot taken before a hop: nothing lost or changed beyond
+    /// what the migrations in between declare
+    #[command(after_help = exit::VERIFY_TABLE)]
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SnapshotArgs {
+    #[command(subcommand)]
+    pub action: Option<SnapshotAction>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The snapshot directory to create (it must not exist)
+    #[arg(long, value_name = "DIR", required = true)]
+    pub out: Option<PathBuf>,
+    /// Dump with this many connections (directory format); 1 writes one custom-format file
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: u32,
+    /// The directory holding pg_dump, when it is not on PATH or in the usual places
+    #[arg(long, value_name = "DIR")]
+    pub pg_bindir: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotAction {
+    /// Re-check a snapshot: its manifest, and every file's size and SHA-256
+    Verify(SnapshotVerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SnapshotVerifyArgs {
+    /// The snapshot directory
+    pub directory: PathBuf,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    /// The snapshot directory
+    pub directory: PathBuf,
+    /// The staging database to restore into (must be empty unless --clean)
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Drop everything the staging database holds before restoring
+    #[arg(long)]
+    pub clean: bool,
+    /// Restore with this many connections
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: u32,
+    /// Restore even into the very database the snapshot was taken from
+    #[arg(long = "i-know-this-is-production")]
+    pub production_ok: bool,
+    /// Do not ask for confirmation
+    #[arg(long)]
+    pub yes: bool,
+    /// Check everything and print the pg_restore command, without restoring
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The directory holding pg_restore, when it is not on PATH or in the usual places
+    #[arg(long, value_name = "DIR")]
+    pub pg_bindir: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The snapshot taken before the hop (or the one restored)
+    #[arg(long, value_name = "DIR")]
+    pub baseline: PathBuf,
+    /// The release the database should be at now [default: the one it is detected at]
+    #[arg(long, value_name = "VERSION")]
+    pub expect: Option<String>,
+    /// The environment variable of this shell holding REDASH_SECRET_KEY, to compare encrypted
+    /// data-source and destination options with the plain ones of the snapshot
+    #[arg(long, value_name = "NAME")]
+    pub secret_key_env: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
 }
 
 #[derive(Debug, clap::Args)]
@@ -433,6 +532,64 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             report::render(Format::Text, &Document::CheckList)?,
             exit::SUCCESS,
         ),
+        Command::Snapshot(args) => snapshot_command(&knowledge, args)?,
+        Command::Restore(args) => {
+            let target = args
+                .connect
+                .target(WHOLE_TABLE_STATEMENT_TIMEOUT)?
+                .ok_or(CliError::DatabaseNeeded("restore"))?;
+            let request = RestoreRequest {
+                directory: args.directory.clone(),
+                url: target.url,
+                timeouts: target.timeouts,
+                clean: args.clean,
+                jobs: args.jobs,
+                production_ok: args.production_ok,
+                dry_run: args.dry_run,
+                pg_bindir: args.pg_bindir.clone(),
+                progress: Progress::for_this_process(),
+            };
+            let yes = args.yes;
+            let confirm = move |question: &str| yes || ask(question);
+            let outcome = engine::block_on(async {
+                Ok(snapshot::restore(&knowledge, request, &confirm).await?)
+            })?;
+            let code = if outcome.dry_run || outcome.restore_tested() {
+                exit::SUCCESS
+            } else {
+                exit::BLOCKING_FINDINGS
+            };
+            (
+                report::render(args.format.into(), &Document::Restore(&outcome))?,
+                code,
+            )
+        }
+        Command::Verify(args) => {
+            let target = args
+                .connect
+                .target(WHOLE_TABLE_STATEMENT_TIMEOUT)?
+                .ok_or(CliError::DatabaseNeeded("verify"))?;
+            let secret_key = secret_key_from(args.secret_key_env.as_deref())?;
+            let request = VerifyRequest {
+                baseline: args.baseline.clone(),
+                url: target.url,
+                timeouts: target.timeouts,
+                expect: args.expect.clone(),
+                secret_key,
+                progress: Progress::for_this_process(),
+            };
+            let report =
+                engine::block_on(async { Ok(verify::verify(&knowledge, request).await?) })?;
+            let code = if report.verified() {
+                exit::SUCCESS
+            } else {
+                exit::BLOCKING_FINDINGS
+            };
+            (
+                report::render(args.format.into(), &Document::Verify(&report))?,
+                code,
+            )
+        }
     };
     out.write_all(&rendered)?;
     out.flush()?;
@@ -441,6 +598,77 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
 
 /// The statement timeout of `check` when none is given: its scans read whole tables.
 const CHECK_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// The statement timeout of `snapshot`, `restore` and `verify` when none is given: they read
+/// every table whole, `query_results` included.
+const WHOLE_TABLE_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+fn snapshot_command(knowledge: &KnowledgeBase, args: &SnapshotArgs) -> Result<(Vec<u8>, i32), CliError> {
+    if let Some(SnapshotAction::Verify(verify_args)) = &args.action {
+        let (manifest, problems) = snapshot::manifest::open(&verify_args.directory)
+            .map_err(EngineError::from)?;
+        let check = SnapshotCheck {
+            directory: verify_args.directory.clone(),
+            manifest,
+            problems,
+        };
+        let code = if check.complete() {
+            exit::SUCCESS
+        } else {
+            exit::BLOCKING_FINDINGS
+        };
+        return Ok((
+            report::render(verify_args.format.into(), &Document::SnapshotCheck(&check))?,
+            code,
+        ));
+    }
+    let target = args
+        .connect
+        .target(WHOLE_TABLE_STATEMENT_TIMEOUT)?
+        .ok_or(CliError::DatabaseNeeded("snapshot"))?;
+    let out = args.out.clone().ok_or(CliError::DatabaseNeeded("snapshot --out"))?;
+    let request = SnapshotRequest {
+        url: target.url,
+        timeouts: target.timeouts,
+        out,
+        jobs: args.jobs,
+        pg_bindir: args.pg_bindir.clone(),
+        progress: Progress::for_this_process(),
+    };
+    let summary = engine::block_on(async { Ok(snapshot::take(knowledge, request).await?) })?;
+    Ok((
+        report::render(args.format.into(), &Document::Snapshot(&summary))?,
+        exit::SUCCESS,
+    ))
+}
+
+/// Asks `question` on the terminal; anything but yes is no, and without a terminal it is no.
+fn ask(question: &str) -> bool {
+    use std::io::IsTerminal as _;
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return false;
+    }
+    let mut stderr = std::io::stderr();
+    let _ = write!(stderr, "{question} [y/N] ");
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    if std::io::stdin().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+fn secret_key_from(variable: Option<&str>) -> Result<Option<SecretKey>, CliError> {
+    variable
+        .map(|name| {
+            Ok(SecretKey {
+                value: std::env::var(name)
+                    .map_err(|_| CliError::SecretVariableUnset(name.to_owned()))?,
+                origin: format!("--secret-key-env {name}"),
+            })
+        })
+        .transpose()
+}
 
 fn check_request(args: &CheckArgs) -> Result<CheckRequest, CliError> {
     let mut levels = Levels::default();
@@ -462,13 +690,7 @@ fn check_request(args: &CheckArgs) -> Result<CheckRequest, CliError> {
             return Err(CliError::DatabaseNeeded("--quick"));
         }
     }
-    let secret_key = match &args.secret_key_env {
-        Some(name) => Some(SecretKey {
-            value: std::env::var(name).map_err(|_| CliError::SecretVariableUnset(name.clone()))?,
-            origin: format!("--secret-key-env {name}"),
-        }),
-        None => None,
-    };
+    let secret_key = secret_key_from(args.secret_key_env.as_deref())?;
     Ok(CheckRequest {
         from: args.from.clone(),
         to: args.to.clone(),

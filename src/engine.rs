@@ -24,6 +24,8 @@ pub enum EngineError {
     Detect(#[from] DetectError),
     #[error(transparent)]
     Input(#[from] InputError),
+    #[error(transparent)]
+    Snapshot(#[from] crate::snapshot::SnapshotError),
     #[error("give --from: {0}")]
     FromNeeded(String),
     #[error("--from {given} is {resolved}, but the database is at {found} (see `redash-upgrade detect`)")]

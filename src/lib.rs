@@ -11,5 +11,7 @@ pub mod inputs;
 pub mod knowledge;
 pub mod plan;
 pub mod report;
+pub mod snapshot;
+pub mod verify;
 #[cfg(feature = "testbed")]
 pub mod testbed;

@@ -90,10 +90,14 @@ impl ReadOnlySession {
         }
         session
             .execute(
-                "set the session timeouts",
+                // Values are read as text: the same on every server whatever its settings.
+                "set the session timeouts and output formats",
                 &format!(
                     "SET LOCAL statement_timeout = {}; SET LOCAL lock_timeout = {}; \
-                     SET LOCAL idle_in_transaction_session_timeout = {};",
+                     SET LOCAL idle_in_transaction_session_timeout = {}; \
+                     SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, MDY'; \
+                     SET LOCAL IntervalStyle = 'postgres'; SET LOCAL bytea_output = 'hex'; \
+                     SET LOCAL extra_float_digits = 3;",
                     timeouts.statement.as_millis(),
                     timeouts.lock.as_millis(),
                     (timeouts.statement * 2).as_millis()

@@ -91,6 +91,87 @@ impl DatabaseUrl {
     pub fn redacted(&self) -> String {
         redact(&self.raw)
     }
+
+    /// The database name the URL names (sqlx's default, the user name, when it names none).
+    pub fn database_name(&self) -> String {
+        self.options
+            .get_database()
+            .unwrap_or_else(|| self.options.get_username())
+            .to_owned()
+    }
+
+    /// The connection as libpq's environment variables (`PGHOST`, `PGPORT`, `PGUSER`,
+    /// `PGDATABASE`, `PGSSLMODE`, `PGSSLROOTCERT`, `PGAPPNAME`), for `pg_dump` and
+    /// `pg_restore`: nothing of it on their command line. The password is not among them; see
+    /// [`DatabaseUrl::password`].
+    pub fn libpq_environment(&self) -> Vec<(&'static str, String)> {
+        let options = &self.options;
+        let host = match options.get_socket() {
+            Some(socket) => socket.display().to_string(),
+            None => options.get_host().to_owned(),
+        };
+        let mut environment = vec![
+            ("PGHOST", host),
+            ("PGPORT", options.get_port().to_string()),
+            ("PGUSER", options.get_username().to_owned()),
+            ("PGDATABASE", self.database_name()),
+            (
+                "PGSSLMODE",
+                match options.get_ssl_mode() {
+                    PgSslMode::Disable => "disable",
+                    PgSslMode::Allow => "allow",
+                    PgSslMode::Prefer => "prefer",
+                    PgSslMode::Require => "require",
+                    PgSslMode::VerifyCa => "verify-ca",
+                    PgSslMode::VerifyFull => "verify-full",
+                }
+                .to_owned(),
+            ),
+            ("PGAPPNAME", super::APPLICATION_NAME.to_owned()),
+        ];
+        if let Some(root) = self.parameter("sslrootcert") {
+            environment.push(("PGSSLROOTCERT", root));
+        }
+        environment
+    }
+
+    /// The password the URL carries, decoded; only ever handed to a child process through a
+    /// password file.
+    pub fn password(&self) -> Option<String> {
+        use sqlx::ConnectOptions as _;
+        let url = self.options.to_url_lossy();
+        url.password().map(percent_decode)
+    }
+
+    fn parameter(&self, name: &str) -> Option<String> {
+        self.raw.split_once('?').and_then(|(_, query)| {
+            query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+                .map(percent_decode)
+        })
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' && index + 2 < bytes.len() {
+            if let Some(value) = std::str::from_utf8(&bytes[index + 1..index + 3])
+                .ok()
+                .and_then(|digits| u8::from_str_radix(digits, 16).ok())
+            {
+                out.push(value);
+                index += 3;
+                continue;
+            }
+        }
+        out.push(bytes[index]);
+        index += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Masks passwords in anything that may contain a connection URL.
@@ -178,6 +259,29 @@ mod tests {
                 .unwrap_err(),
             UrlError::RootCertMissing("/nonexistent/root.crt".into())
         );
+    }
+
+    #[test]
+    fn libpq_gets_everything_but_the_password_in_its_environment() {
+        let url: DatabaseUrl = "postgresql://redash:p%40ss%3Aw@db.internal:6432/meta?sslmode=require"
+            .parse()
+            .unwrap();
+        let environment = url.libpq_environment();
+        let get = |name: &str| {
+            environment
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.as_str())
+        };
+        assert_eq!(get("PGHOST"), Some("db.internal"));
+        assert_eq!(get("PGPORT"), Some("6432"));
+        assert_eq!(get("PGUSER"), Some("redash"));
+        assert_eq!(get("PGDATABASE"), Some("meta"));
+        assert_eq!(get("PGSSLMODE"), Some("require"));
+        assert!(environment.iter().all(|(_, value)| !value.contains("p@ss")));
+        assert_eq!(url.password().as_deref(), Some("p@ss:w"));
+        let without: DatabaseUrl = "postgresql://redash@db/meta".parse().unwrap();
+        assert_eq!(without.password(), None);
     }
 
     #[test]

@@ -447,6 +447,116 @@ pub struct Revision {
     pub row_by_row: Vec<RowByRow>,
     pub data_risks: Vec<Note>,
     pub changed_in: Vec<RevisionChange>,
+    /// What the migration does to stored data, as `verify` allows it: every change a faithful
+    /// run makes to a table's columns or values. A change a known bug makes is not here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_effects: Vec<DataEffect>,
+}
+
+/// One change a migration makes to stored data, with where upstream makes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum DataEffect {
+    /// A new table, empty or filled from others.
+    TableAdded { table: String, source: Source },
+    /// A new column; its values have nothing to be compared with.
+    ColumnAdded {
+        table: String,
+        column: String,
+        source: Source,
+    },
+    /// A column removed with its values (and not moved anywhere else).
+    ColumnDropped {
+        table: String,
+        column: String,
+        source: Source,
+    },
+    /// A new type for the same values (`text` holding JSON to `jsonb`): they must compare equal.
+    Retyped {
+        table: String,
+        column: String,
+        to: String,
+        source: Source,
+    },
+    /// Values rewritten in place, as `rule` says; `verify` maps them back where it can.
+    Rewritten {
+        table: String,
+        column: String,
+        rule: RewriteRule,
+        source: Source,
+    },
+    /// The JSON of column `from` encrypted with the secret key into column `to`; `from` dropped.
+    Encrypted {
+        table: String,
+        from: String,
+        to: String,
+        source: Source,
+    },
+    /// The values of column `from` moved under `key` of the JSON column `to`; `from` dropped.
+    MovedIntoJsonKey {
+        table: String,
+        from: String,
+        to: String,
+        key: String,
+        source: Source,
+    },
+}
+
+/// How a [`DataEffect::Rewritten`] column's values change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RewriteRule {
+    /// 7.0.0: a legacy schedule string (seconds, or `HH:MM` daily) becomes a JSON object with
+    /// `interval`, `until`, `day_of_week` and `time`; NULL becomes the object of nulls.
+    ScheduleToJson,
+    /// 7.0.0: a schedule object whose four fields are all null becomes NULL.
+    EmptyScheduleToNull,
+    /// 25.8.0: `options.position.col` and `options.position.sizeX` doubled (12 to 6 column grid).
+    WidgetGridDoubled,
+    /// 25.8.0: `options.selector` set to `"first"` where it is missing.
+    SelectorFirstWhereMissing,
+    /// Recomputed from other columns (query hashes, search vectors): may change, nothing to map.
+    Recomputed,
+}
+
+impl DataEffect {
+    /// The table whose data the effect changes.
+    pub fn table(&self) -> &str {
+        match self {
+            DataEffect::TableAdded { table, .. }
+            | DataEffect::ColumnAdded { table, .. }
+            | DataEffect::ColumnDropped { table, .. }
+            | DataEffect::Retyped { table, .. }
+            | DataEffect::Rewritten { table, .. }
+            | DataEffect::Encrypted { table, .. }
+            | DataEffect::MovedIntoJsonKey { table, .. } => table,
+        }
+    }
+
+    /// The columns whose stored values the effect changes, adds or removes.
+    pub fn columns(&self) -> Vec<&str> {
+        match self {
+            DataEffect::TableAdded { .. } => Vec::new(),
+            DataEffect::ColumnAdded { column, .. }
+            | DataEffect::ColumnDropped { column, .. }
+            | DataEffect::Retyped { column, .. }
+            | DataEffect::Rewritten { column, .. } => vec![column],
+            DataEffect::Encrypted { from, to, .. }
+            | DataEffect::MovedIntoJsonKey { from, to, .. } => vec![from, to],
+        }
+    }
+
+    pub fn source(&self) -> &Source {
+        match self {
+            DataEffect::TableAdded { source, .. }
+            | DataEffect::ColumnAdded { source, .. }
+            | DataEffect::ColumnDropped { source, .. }
+            | DataEffect::Retyped { source, .. }
+            | DataEffect::Rewritten { source, .. }
+            | DataEffect::Encrypted { source, .. }
+            | DataEffect::MovedIntoJsonKey { source, .. } => source,
+        }
+    }
 }
 
 /// A table a migration walks one row at a time, and the loop that does it.

@@ -4,7 +4,9 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use super::model::{Note, Source};
+use semver::Version;
+
+use super::model::{Note, Release, Source};
 use super::KnowledgeBase;
 
 /// One broken invariant, with the file it concerns.
@@ -211,6 +213,40 @@ fn releases(knowledge: &KnowledgeBase, collector: &mut Collector) {
             }
             collector.source(&what, &revision.source);
             collector.notes(&what, &revision.data_risks);
+            for effect in &revision.data_effects {
+                collector.source(
+                    &format!("{what} data effect on {}", effect.table()),
+                    effect.source(),
+                );
+                let schemas = [
+                    knowledge.schema_of(&release.version),
+                    previous_release(knowledge, &release.version)
+                        .and_then(|previous| knowledge.schema_of(&previous.version)),
+                ];
+                let known = |table: &str, column: Option<&str>| {
+                    schemas.iter().flatten().any(|schema| {
+                        schema.table(table).is_some_and(|found| {
+                            column.is_none_or(|column| {
+                                found.columns.iter().any(|known| known.name == column)
+                            })
+                        })
+                    })
+                };
+                if !known(effect.table(), None) {
+                    collector.report(format!(
+                        "{what}: data effect names table {}, which neither this release nor the one before has",
+                        effect.table()
+                    ));
+                }
+                for column in effect.columns() {
+                    if !known(effect.table(), Some(column)) {
+                        collector.report(format!(
+                            "{what}: data effect names {}.{column}, which neither this release nor the one before has",
+                            effect.table()
+                        ));
+                    }
+                }
+            }
             for change in &revision.changed_in {
                 collector.source(&what, &change.source);
                 if knowledge.release(&change.release).is_none() {
@@ -757,4 +793,13 @@ mod memory_tests {
             ["memory: no figure at all (give null instead)"]
         );
     }
+}
+
+/// The release just before `version`, in the knowledge base's order.
+fn previous_release<'k>(knowledge: &'k KnowledgeBase, version: &Version) -> Option<&'k Release> {
+    knowledge
+        .releases
+        .iter()
+        .take_while(|release| &release.version < version)
+        .last()
 }

@@ -3,7 +3,7 @@
 //! | code | meaning |
 //! |------|---------|
 //! | 0    | success: the command did what was asked and found nothing blocking |
-//! | 1    | blocking findings: for `detect`, schema drift or a stamp that is missing, empty, doubled, unknown or contradicted by the schema |
+//! | 1    | blocking findings: for `detect`, schema drift or a stamp that is missing, empty, doubled, unknown or contradicted by the schema; for `snapshot verify`, a file that does not match the manifest; for `verify`, a difference beyond what the migrations in between declare; for `restore`, a restored copy that does not match the manifest |
 //! | 2    | the tool failed: bad input (an unknown version, a malformed file), or a file or database it could not read (or one that is not a Redash metadata database) |
 
 /// Success, nothing blocking.
@@ -21,3 +21,12 @@ pub const DETECT_TABLE: &str = "Exit codes:\n  0  detected, no drift\n  1  schem
 
 /// The table as `check --help` shows it.
 pub const CHECK_TABLE: &str = "Exit codes:\n  0  nothing at error severity\n  1  errors found\n  2  the tool failed: bad input, an unreadable or malformed file";
+
+/// The table as `snapshot --help` shows it.
+pub const SNAPSHOT_TABLE: &str = "Exit codes:\n  0  snapshot written (snapshot verify: every file matches the manifest)\n  1  snapshot verify: a file is missing or differs from the manifest\n  2  the tool failed: could not connect, pg_dump failed or is too old, --out\n     exists, or the directory is not a (finished) snapshot";
+
+/// The table as `restore --help` shows it.
+pub const RESTORE_TABLE: &str = "Exit codes:\n  0  restored, and the copy matches the snapshot's manifest (or --dry-run)\n  1  restored, but the copy differs from the manifest\n  2  the tool failed or refused: a damaged snapshot, a target that is not\n     empty or is the source, no confirmation, pg_restore failed";
+
+/// The table as `verify --help` shows it.
+pub const VERIFY_TABLE: &str = "Exit codes:\n  0  verified: nothing lost or changed beyond the declared effects\n  1  differences: rows missing, added or changed, schema or alembic not as\n     expected, broken references\n  2  the tool failed: could not connect or read, a damaged snapshot";

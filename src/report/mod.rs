@@ -7,6 +7,7 @@ mod json;
 mod markdown;
 mod progress;
 mod sarif;
+pub mod snapshot;
 mod text;
 
 use std::io::Write;
@@ -28,6 +29,10 @@ pub enum Document<'a> {
     CheckList,
     /// One check's documentation, as `redash-upgrade explain CODE` prints it.
     Explain(&'static CheckMeta),
+    Snapshot(&'a crate::snapshot::SnapshotSummary),
+    SnapshotCheck(&'a snapshot::SnapshotCheck),
+    Restore(&'a crate::snapshot::RestoreOutcome),
+    Verify(&'a crate::verify::VerifyReport),
 }
 
 impl Document<'_> {
@@ -40,6 +45,10 @@ impl Document<'_> {
             Document::Check(_) => "check",
             Document::CheckList => "checks",
             Document::Explain(_) => "explain",
+            Document::Snapshot(_) => "snapshot",
+            Document::SnapshotCheck(_) => "snapshot-verify",
+            Document::Restore(_) => "restore",
+            Document::Verify(_) => "verify",
         }
     }
 }

@@ -8,6 +8,7 @@ mod detect;
 mod knowledge;
 mod pg;
 mod plan;
+mod snapshot;
 mod platforms;
 mod support;
 mod testbed;

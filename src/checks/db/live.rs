@@ -158,6 +158,21 @@ impl LiveDatabase {
         F: Fn(&[u8], &mut Vec<T>) + Send + Sync + 'static,
     {
         let inspect = Arc::new(inspect);
+        self.scan_each(scans, move |_| inspect.clone()).await
+    }
+
+    /// As [`LiveDatabase::scan`], with each scan's rows handed to the inspector `inspector_for`
+    /// makes for it (given the scan's `what`).
+    pub async fn scan_each<T, F, M>(
+        &self,
+        scans: &[Scan],
+        inspector_for: M,
+    ) -> Result<Vec<Scanned<T>>, CannotRun>
+    where
+        T: Send + 'static,
+        F: Fn(&[u8], &mut Vec<T>) + Send + Sync + 'static,
+        M: Fn(&str) -> Arc<F>,
+    {
         let connections = if self.snapshot.is_some() {
             std::thread::available_parallelism().map_or(2, |count| count.get().min(4))
         } else {
@@ -165,7 +180,7 @@ impl LiveDatabase {
         };
         let passes: Vec<_> = scans
             .iter()
-            .map(|scan| self.scan_one(scan, inspect.clone()))
+            .map(|scan| self.scan_one(scan, inspector_for(&scan.what)))
             .collect();
         let finished = Notify::new();
         let scanning = async {

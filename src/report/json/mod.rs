@@ -9,7 +9,7 @@ use std::io::Write;
 
 use serde_json::Value;
 
-use super::{Document, Format, ReportError, Reporter};
+use super::{snapshot, Document, Format, ReportError, Reporter};
 
 pub struct JsonReporter;
 
@@ -24,6 +24,10 @@ impl Reporter for JsonReporter {
             Document::Releases(knowledge) => plan::releases_json(knowledge),
             Document::Detection(detection) => detect::detection_json(detection),
             Document::Check(report) => check::findings_json(report),
+            Document::Snapshot(summary) => snapshot::snapshot_json(summary),
+            Document::SnapshotCheck(check) => snapshot::snapshot_check_json(check),
+            Document::Restore(outcome) => snapshot::restore_json(outcome),
+            Document::Verify(report) => snapshot::verify_json(report),
             other => return Err(self.unsupported(other)),
         };
         serde_json::to_writer_pretty(&mut *out, &value).map_err(std::io::Error::from)?;

@@ -7,7 +7,7 @@ mod plan;
 
 use std::io::Write;
 
-use super::{Document, Format, ReportError, Reporter};
+use super::{snapshot, Document, Format, ReportError, Reporter};
 
 pub struct TextReporter;
 
@@ -24,6 +24,10 @@ impl Reporter for TextReporter {
             Document::Check(report) => check::findings_text(out, report)?,
             Document::CheckList => check::checks_text(out)?,
             Document::Explain(meta) => check::explain_text(out, meta)?,
+            Document::Snapshot(summary) => snapshot::write_text(out, &snapshot::snapshot_outline(summary))?,
+            Document::SnapshotCheck(check) => snapshot::write_text(out, &snapshot::snapshot_check_outline(check))?,
+            Document::Restore(outcome) => snapshot::write_text(out, &snapshot::restore_outline(outcome))?,
+            Document::Verify(report) => snapshot::write_text(out, &snapshot::verify_outline(report))?,
         }
         Ok(())
     }

@@ -1,0 +1,279 @@
+//! The canonical form of stored values, and the digests of rows and columns built from it.
+//!
+//! A value hashes the same on any server and in any of the types a release stores it in:
+//! JSON as text, `json` or `jsonb` (key order, spacing, escapes and number spelling do not
+//! matter; 25.1.0 converts such columns), floating-point numbers whatever digits the server
+//! prints. Everything else is hashed as PostgreSQL's text output, read with fixed `TimeZone`,
+//! `DateStyle`, `IntervalStyle` and `bytea_output` (set by every session).
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Bytes kept of a row's or a column's SHA-256: enough that two different rows of one table
+/// never share one, half the size in the manifest.
+pub const DIGEST_BYTES: usize = 16;
+
+/// A row's or a column's digest.
+pub type RowDigest = [u8; DIGEST_BYTES];
+
+/// How a column's values are made canonical before hashing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ColumnKind {
+    /// PostgreSQL's text output, byte for byte.
+    Text,
+    /// JSON, whatever its type: parsed and written back with sorted keys; text that does not
+    /// parse is hashed as it is (and so differs from any JSON).
+    Json,
+    /// `real` and `double precision`: the number, not the digits printed.
+    Float,
+}
+
+impl ColumnKind {
+    /// The kind of a column of SQL type `sql_type` (as `format_type` prints it); `holds_json`
+    /// when the knowledge base says the column holds JSON as text in some release.
+    pub fn of(sql_type: &str, holds_json: bool) -> ColumnKind {
+        match sql_type {
+            "json" | "jsonb" => ColumnKind::Json,
+            "real" | "double precision" => ColumnKind::Float,
+            _ if holds_json => ColumnKind::Json,
+            _ => ColumnKind::Text,
+        }
+    }
+}
+
+/// A NULL, told apart from every value (even the text `\N`).
+const NULL_MARK: &[u8] = b"\x00NULL";
+
+/// Feeds the canonical form of one decoded value (`None` for NULL) of `kind` to `hasher`.
+pub fn feed_value(hasher: &mut Sha256, kind: ColumnKind, value: Option<&[u8]>) {
+    let Some(value) = value else {
+        hasher.update(NULL_MARK);
+        return;
+    };
+    match kind {
+        ColumnKind::Text => {
+            hasher.update(b"t");
+            hasher.update(value);
+        }
+        ColumnKind::Json => match serde_json::from_slice::<serde_json::Value>(value) {
+            Ok(json) => {
+                hasher.update(b"j");
+                let mut text = Vec::with_capacity(value.len());
+                write_canonical_json(&json, &mut text);
+                hasher.update(&text);
+            }
+            Err(_) => {
+                hasher.update(b"t");
+                hasher.update(value);
+            }
+        },
+        ColumnKind::Float => match std::str::from_utf8(value)
+            .ok()
+            .and_then(|text| text.parse::<f64>().ok())
+        {
+            Some(number) => {
+                hasher.update(b"f");
+                hasher.update(format_number(number).as_bytes());
+            }
+            None => {
+                hasher.update(b"t");
+                hasher.update(value);
+            }
+        },
+    }
+}
+
+/// The digest of one column's value, as the per-row records keep it: the column's name is part
+/// of it, so a value moved to another column is compared under the name it had.
+pub fn column_digest(name: &str, kind: ColumnKind, value: Option<&[u8]>) -> RowDigest {
+    let mut hasher = Sha256::new();
+    hasher.update(name.as_bytes());
+    hasher.update([0x1f]);
+    feed_value(&mut hasher, kind, value);
+    truncate(hasher.finalize().as_slice())
+}
+
+/// Builds the digest of several columns of one row, fed in the order of their names.
+pub struct RowHasher {
+    hasher: Sha256,
+}
+
+impl Default for RowHasher {
+    fn default() -> RowHasher {
+        RowHasher {
+            hasher: Sha256::new(),
+        }
+    }
+}
+
+impl RowHasher {
+    pub fn column(&mut self, name: &str, kind: ColumnKind, value: Option<&[u8]>) {
+        self.hasher.update(name.as_bytes());
+        self.hasher.update([0x1f]);
+        feed_value(&mut self.hasher, kind, value);
+        self.hasher.update([0x1e]);
+    }
+
+    pub fn finish(self) -> RowDigest {
+        truncate(self.hasher.finalize().as_slice())
+    }
+}
+
+/// The digest of a whole table: SHA-256 of its rows' digests in sorted order, so that neither
+/// the order rows are read in nor the order of columns in the table matters.
+pub fn content_digest(rows: &mut [RowDigest]) -> String {
+    rows.sort_unstable();
+    let mut hasher = Sha256::new();
+    for row in rows.iter() {
+        hasher.update(row);
+    }
+    hex(hasher.finalize().as_slice())
+}
+
+fn truncate(digest: &[u8]) -> RowDigest {
+    let mut out = [0u8; DIGEST_BYTES];
+    out.copy_from_slice(&digest[..DIGEST_BYTES]);
+    out
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(DIGITS[usize::from(byte >> 4)] as char);
+        out.push(DIGITS[usize::from(byte & 15)] as char);
+    }
+    out
+}
+
+/// Parses lower- or upper-case hex of exactly `DIGEST_BYTES` bytes.
+pub fn parse_digest(text: &str) -> Option<RowDigest> {
+    let bytes = text.as_bytes();
+    if bytes.len() != DIGEST_BYTES * 2 {
+        return None;
+    }
+    let mut out = [0u8; DIGEST_BYTES];
+    for (index, pair) in bytes.chunks(2).enumerate() {
+        let high = (pair[0] as char).to_digit(16)?;
+        let low = (pair[1] as char).to_digit(16)?;
+        out[index] = (high * 16 + low) as u8;
+    }
+    Some(out)
+}
+
+/// JSON with object keys sorted, no spacing, numbers as the shortest text of their value.
+pub fn write_canonical_json(value: &serde_json::Value, out: &mut Vec<u8>) {
+    use serde_json::Value;
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(number) => match number.as_f64() {
+            Some(float) => out.extend_from_slice(format_number(float).as_bytes()),
+            None => out.extend_from_slice(number.to_string().as_bytes()),
+        },
+        Value::String(text) => {
+            out.extend_from_slice(serde_json::to_string(text).unwrap_or_default().as_bytes());
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                write_canonical_json(item, out);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_unstable_by(|left, right| left.0.cmp(right.0));
+            out.push(b'{');
+            for (index, (key, item)) in entries.into_iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(serde_json::to_string(key).unwrap_or_default().as_bytes());
+                out.push(b':');
+                write_canonical_json(item, out);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// `100` for 100.0 and for 1e2, `0.1` for 0.1: Rust's shortest round-trip text.
+fn format_number(number: f64) -> String {
+    if number == 0.0 {
+        // -0 and 0 are one value to a user.
+        return "0".to_owned();
+    }
+    format!("{number}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest(kind: ColumnKind, value: Option<&str>) -> RowDigest {
+        column_digest("options", kind, value.map(str::as_bytes))
+    }
+
+    #[test]
+    fn json_hashes_the_same_as_text_json_and_jsonb() {
+        let text = r#"{"b": [1, 2.0, 1e2], "a": {"y": "\u00e9", "x": null}}"#;
+        let jsonb = r#"{"a": {"x": null, "y": "é"}, "b": [1, 2.0, 100]}"#;
+        assert_eq!(
+            digest(ColumnKind::Json, Some(text)),
+            digest(ColumnKind::Json, Some(jsonb))
+        );
+        assert_ne!(
+            digest(ColumnKind::Json, Some(text)),
+            digest(ColumnKind::Json, Some(r#"{"a": {"x": null, "y": "e"}, "b": [1, 2, 100]}"#))
+        );
+    }
+
+    #[test]
+    fn null_text_and_unparsable_json_are_all_different() {
+        let values = [
+            digest(ColumnKind::Json, None),
+            digest(ColumnKind::Json, Some("\\N")),
+            digest(ColumnKind::Json, Some("null")),
+            digest(ColumnKind::Json, Some("{not json")),
+            digest(ColumnKind::Text, Some("null")),
+        ];
+        for (index, left) in values.iter().enumerate() {
+            for right in &values[index + 1..] {
+                assert_ne!(left, right);
+            }
+        }
+        assert_ne!(
+            column_digest("a", ColumnKind::Text, Some(b"1")),
+            column_digest("b", ColumnKind::Text, Some(b"1"))
+        );
+    }
+
+    #[test]
+    fn floats_compare_by_value() {
+        assert_eq!(
+            digest(ColumnKind::Float, Some("0.10000000000000001")),
+            digest(ColumnKind::Float, Some("0.1"))
+        );
+        assert_ne!(
+            digest(ColumnKind::Float, Some("0.1")),
+            digest(ColumnKind::Float, Some("0.2"))
+        );
+    }
+
+    #[test]
+    fn content_ignores_row_order_and_digests_round_trip() {
+        let one = column_digest("id", ColumnKind::Text, Some(b"1"));
+        let two = column_digest("id", ColumnKind::Text, Some(b"2"));
+        assert_eq!(content_digest(&mut [one, two]), content_digest(&mut [two, one]));
+        assert_ne!(content_digest(&mut [one, two]), content_digest(&mut [one, one]));
+        assert_eq!(parse_digest(&hex(&one)), Some(one));
+        assert_eq!(parse_digest("zz"), None);
+    }
+}
