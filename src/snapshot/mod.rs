@@ -45,11 +45,11 @@ pub enum SnapshotError {
     ManifestChanged(PathBuf),
     #[error("no {tool} found: {hint}")]
     ToolMissing { tool: String, hint: String },
-    #[error("{tool} is version {version}, older than the server (PostgreSQL {server}): {hint}")]
+    #[error("{tool} is version {version}, older than {needed}: {hint}")]
     ToolTooOld {
         tool: String,
         version: String,
-        server: String,
+        needed: String,
         hint: String,
     },
     #[error("{tool} failed ({status}): {output}")]

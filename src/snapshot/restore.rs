@@ -82,19 +82,14 @@ pub async fn restore(
         ));
     }
     let pg_restore = tools::find("pg_restore", request.pg_bindir.as_deref())?;
-    let dump_major = baseline
-        .dump
-        .pg_dump_version
-        .split_whitespace()
-        .find(|word| word.chars().next().is_some_and(|c| c.is_ascii_digit()))
-        .and_then(|number| number.split('.').next()?.parse::<u32>().ok())
-        .unwrap_or(0);
+    let dump_major = tools::major_in(&baseline.dump.pg_dump_version).unwrap_or(0);
     if pg_restore.major < dump_major {
+        let wanted = baseline.dump.pg_dump_version.clone();
         return Err(SnapshotError::ToolTooOld {
             tool: pg_restore.path.display().to_string(),
             version: pg_restore.major_text(),
-            server: format!("{dump_major}, whose pg_dump made this snapshot"),
-            hint: format!("install the PostgreSQL {dump_major} client, or give --pg-bindir"),
+            needed: format!("the pg_dump that made this snapshot ({wanted})"),
+            hint: "install a PostgreSQL client at least as new as that pg_dump, or give --pg-bindir".into(),
         });
     }
 

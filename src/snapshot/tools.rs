@@ -16,7 +16,7 @@ pub struct Tool {
     pub path: PathBuf,
     /// `pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`.
     pub version_text: String,
-    /// 15 for 15.18, 9.6 as 906 for 9.6.24.
+    /// The major version as an ordered number: 1500 for 15.18, 906 for 9.6.24.
     pub major: u32,
 }
 
@@ -28,21 +28,37 @@ impl Tool {
 }
 
 fn major_text(major: u32) -> String {
-    if major >= 900 {
-        format!("{}.{}", major / 100, major % 100)
+    if major >= 1000 {
+        (major / 100).to_string()
     } else {
-        major.to_string()
+        format!("{}.{}", major / 100, major % 100)
     }
 }
 
-/// The major version of a server from `server_version_num` (150018 is 15, 90624 is 9.6 = 906).
+/// The major version of a server from `server_version_num`, ordered as [`Tool::major`]:
+/// 150018 is 15 (1500), 90624 is 9.6 (906).
 pub fn server_major(server_version_num: i32) -> u32 {
     let number = server_version_num.max(0) as u32;
     if number >= 100_000 {
-        number / 10_000
+        number / 10_000 * 100
     } else {
         (number / 10_000) * 100 + (number / 100) % 100
     }
+}
+
+/// The ordered major version in a version text: `pg_dump (PostgreSQL) 15.18 (Debian ...)` is
+/// 1500, `9.6.24` is 906.
+pub fn major_in(text: &str) -> Option<u32> {
+    let number = text
+        .split_whitespace()
+        .find(|word| word.chars().next().is_some_and(|c| c.is_ascii_digit()))?;
+    let mut parts = number.split(|c: char| !c.is_ascii_digit());
+    let first: u32 = parts.next()?.parse().ok()?;
+    Some(if first >= 10 {
+        first * 100
+    } else {
+        first * 100 + parts.next().and_then(|part| part.parse().ok()).unwrap_or(0)
+    })
 }
 
 /// Finds the newest `name` (`pg_dump`, `pg_restore`): in `bindir` when given, else on `PATH`
@@ -96,17 +112,7 @@ fn version_of(path: &Path) -> Option<(String, u32)> {
         return None;
     }
     let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    // "pg_dump (PostgreSQL) 15.18 (Debian ...)" or "pg_dump (PostgreSQL) 9.6.24"
-    let number = text
-        .split_whitespace()
-        .find(|word| word.chars().next().is_some_and(|c| c.is_ascii_digit()))?;
-    let mut parts = number.split(|c: char| !c.is_ascii_digit());
-    let first: u32 = parts.next()?.parse().ok()?;
-    let major = if first >= 10 {
-        first
-    } else {
-        first * 100 + parts.next().and_then(|part| part.parse().ok()).unwrap_or(0)
-    };
+    let major = major_in(&text)?;
     Some((text, major))
 }
 
@@ -120,7 +126,7 @@ pub fn require_at_least_server(tool: &Tool, server_version_num: i32) -> Result<(
     Err(SnapshotError::ToolTooOld {
         tool: tool.path.display().to_string(),
         version: tool.major_text(),
-        server: wanted.clone(),
+        needed: format!("the server (PostgreSQL {wanted})"),
         hint: format!(
             "install the client of PostgreSQL {wanted} or newer (Debian/Ubuntu: apt-get install postgresql-client-{wanted} from apt.postgresql.org; RHEL: dnf install postgresql{}; macOS: brew install postgresql@{wanted}) and give --pg-bindir if it is not on PATH",
             wanted.replace('.', "")
@@ -220,10 +226,13 @@ mod tests {
 
     #[test]
     fn server_majors_as_people_write_them() {
-        assert_eq!(server_major(150_018), 15);
+        assert_eq!(server_major(150_018), 1500);
         assert_eq!(server_major(90_624), 906);
+        assert!(server_major(90_624) < server_major(100_001));
         assert_eq!(major_text(906), "9.6");
-        assert_eq!(major_text(16), "16");
+        assert_eq!(major_text(1600), "16");
+        assert_eq!(major_in("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"), Some(1500));
+        assert_eq!(major_in("pg_restore (PostgreSQL) 9.6.24"), Some(906));
     }
 
     #[test]
@@ -231,7 +240,7 @@ mod tests {
         let tool = Tool {
             path: PathBuf::from("/usr/lib/postgresql/13/bin/pg_dump"),
             version_text: "pg_dump (PostgreSQL) 13.4".into(),
-            major: 13,
+            major: 1300,
         };
         let error = require_at_least_server(&tool, 160_002).unwrap_err().to_string();
         assert!(error.contains("postgresql-client-16"), "{error}");

@@ -7,11 +7,13 @@ use std::process::Output;
 use redash_upgrade::knowledge::KnowledgeBase;
 use redash_upgrade::testbed::{self, PgServer, Scale};
 use semver::Version;
+use serde_json::Value;
 
+use crate::pg::{empty_db, fixture_db, server, TestDb};
 use crate::support::{command, stderr, stdout};
 
-/// A server with database `redash` loaded with `release`'s fixture (the fork's on 4.0.2 when
-/// `fork`), and an empty `staging`.
+/// A server of its own with database `redash` loaded with `release`'s fixture (the fork's on
+/// 4.0.2 when `fork`), and an empty `staging`: for tests that stop or watch processes.
 pub fn server_with(release: &Version, fork: bool) -> PgServer {
     let server = PgServer::start().unwrap_or_else(|error| panic!("{error}"));
     server.create_database("redash", None).unwrap();
@@ -38,21 +40,183 @@ fn path(dir: &Path) -> &str {
     dir.to_str().unwrap()
 }
 
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+        panic!(
+            "not JSON ({error}):\n{}\n{}",
+            stdout(output),
+            stderr(output)
+        )
+    })
+}
+
+/// Snapshots `db` into `dir/name`, checking the command succeeded.
+fn snapshot(db: &TestDb, dir: &Path, name: &str) -> std::path::PathBuf {
+    let out = dir.join(name);
+    let taken = run_with_url(&db.tcp_url(), &["snapshot", "--out", path(&out)]);
+    assert_eq!(
+        taken.status.code(),
+        Some(0),
+        "snapshot of {}: {}{}",
+        db.name,
+        stdout(&taken),
+        stderr(&taken)
+    );
+    out
+}
+
+/// The verdict of `table` in a verify report.
+fn verdict<'a>(report: &'a Value, table: &str) -> &'a Value {
+    report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|verdict| verdict["table"] == table)
+        .unwrap_or_else(|| panic!("no verdict for {table}: {report:#}"))
+}
+
 #[test]
-fn snapshot_restore_verify_round_trip_on_10_1() {
-    let server = server_with(&Version::new(10, 1, 0), false);
+fn every_release_fixture_restores_and_verifies_with_no_difference() {
+    let knowledge = KnowledgeBase::embedded().unwrap();
+    let mut fixtures: Vec<String> = knowledge
+        .releases
+        .iter()
+        .map(|release| release.version.to_string())
+        .collect();
+    fixtures.extend(
+        ["fork", "upgraded-7.0.0", "upgraded-10.1.0", "upgraded-25.1.0", "upgraded-26.3.0"]
+            .map(str::to_owned),
+    );
     let work = tempfile::tempdir().unwrap();
-    let snap = work.path().join("snap");
-    let taken = run_with_url(&server.tcp_url("redash"), &["snapshot", "--out", path(&snap)]);
-    assert_eq!(taken.status.code(), Some(0), "{}{}", stdout(&taken), stderr(&taken));
-    println!("{}", stdout(&taken));
-    let checked = command().args(["snapshot", "verify", path(&snap)]).output().unwrap();
-    assert_eq!(checked.status.code(), Some(0), "{}{}", stdout(&checked), stderr(&checked));
-    println!("{}", stdout(&checked));
-    let restored = run_with_url(&server.tcp_url("staging"), &["restore", path(&snap), "--yes"]);
-    println!("{}{}", stdout(&restored), stderr(&restored));
-    assert_eq!(restored.status.code(), Some(0));
-    let verified = run_with_url(&server.tcp_url("staging"), &["verify", "--baseline", path(&snap)]);
-    println!("{}{}", stdout(&verified), stderr(&verified));
-    assert_eq!(verified.status.code(), Some(0));
+    std::thread::scope(|scope| {
+        for chunk in fixtures.chunks(fixtures.len().div_ceil(2)) {
+            let work = work.path();
+            scope.spawn(move || {
+                for fixture in chunk {
+                    let source = fixture_db(fixture);
+                    let snap = snapshot(&source, work, fixture);
+                    let checked = command()
+                        .args(["snapshot", "verify", path(&snap), "--format", "json"])
+                        .output()
+                        .unwrap();
+                    assert_eq!(checked.status.code(), Some(0), "{fixture}: {}", stdout(&checked));
+                    assert_eq!(json(&checked)["complete"], true, "{fixture}");
+
+                    let staging = empty_db();
+                    let restored = run_with_url(
+                        &staging.tcp_url(),
+                        &["restore", path(&snap), "--yes", "--format", "json"],
+                    );
+                    let report = json(&restored);
+                    assert_eq!(
+                        restored.status.code(),
+                        Some(0),
+                        "{fixture}: {report:#}\n{}",
+                        stderr(&restored)
+                    );
+                    assert_eq!(report["restore_tested"], true, "{fixture}");
+                    assert_eq!(report["comparison"]["mode"], "restore", "{fixture}");
+                    let tables = report["comparison"]["tables"].as_array().unwrap();
+                    assert!(
+                        tables.iter().any(|table| table["table"] == "queries"
+                            && table["user_work"] == true
+                            && table["rows_now"].as_u64().unwrap() > 0),
+                        "{fixture}: {report:#}"
+                    );
+
+                    let verified = run_with_url(
+                        &staging.tcp_url(),
+                        &["verify", "--baseline", path(&snap), "--format", "json"],
+                    );
+                    let report = json(&verified);
+                    assert_eq!(verified.status.code(), Some(0), "{fixture}: {report:#}");
+                    assert_eq!(report["verified"], true, "{fixture}");
+                    assert_eq!(report["differences"], 0, "{fixture}");
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn planted_damage_after_a_restore_is_reported_with_the_exact_ids() {
+    let source = fixture_db("10.1.0");
+    let work = tempfile::tempdir().unwrap();
+    let snap = snapshot(&source, work.path(), "before");
+    let staging = empty_db();
+    let restored = run_with_url(&staging.tcp_url(), &["restore", path(&snap), "--yes"]);
+    assert_eq!(restored.status.code(), Some(0), "{}", stdout(&restored));
+
+    let mut client = staging.client();
+    let pick = |client: &mut redash_upgrade::testbed::Client, sql: &str| -> i64 {
+        client.scalar::<i64>(sql).unwrap()
+    };
+    let widget = pick(&mut client, "SELECT max(id)::bigint FROM widgets");
+    let query = pick(&mut client, "SELECT min(id)::bigint FROM queries");
+    let user = pick(&mut client, "SELECT min(id)::bigint FROM users WHERE details IS NOT NULL");
+    let snippet = pick(&mut client, "SELECT max(id)::bigint + 1 FROM query_snippets");
+    staging.execute(&format!(
+        "DELETE FROM widgets WHERE id = {widget};
+         UPDATE queries SET query = query || ' -- edited by hand' WHERE id = {query};
+         UPDATE users SET details = NULL WHERE id = {user};
+         INSERT INTO query_snippets (id, org_id, trigger, description, user_id, snippet, created_at, updated_at)
+           SELECT {snippet}, org_id, 'planted', '', user_id, 'SELECT 1', now(), now()
+           FROM query_snippets LIMIT 1;
+         ALTER TABLE dashboards DROP COLUMN slug;"
+    ));
+
+    let verified = run_with_url(
+        &staging.tcp_url(),
+        &["verify", "--baseline", path(&snap), "--format", "json"],
+    );
+    let report = json(&verified);
+    assert_eq!(verified.status.code(), Some(1), "{report:#}");
+    assert_eq!(report["verified"], false);
+    let widgets = verdict(&report, "widgets");
+    assert_eq!(widgets["missing"], serde_json::json!([widget.to_string()]));
+    assert_eq!(widgets["missing_count"], 1);
+    let queries = verdict(&report, "queries");
+    assert_eq!(queries["changed_count"], 1, "{queries:#}");
+    assert_eq!(queries["changed"][0]["key"], query.to_string());
+    assert_eq!(queries["changed"][0]["columns"], serde_json::json!(["stable"]));
+    let users = verdict(&report, "users");
+    assert_eq!(users["changed_count"], 1, "{users:#}");
+    assert_eq!(users["changed"][0]["key"], user.to_string());
+    assert_eq!(users["changed"][0]["columns"], serde_json::json!(["details"]));
+    let snippets = verdict(&report, "query_snippets");
+    assert_eq!(snippets["added"], serde_json::json!([snippet.to_string()]));
+    let dashboards = verdict(&report, "dashboards");
+    assert!(
+        dashboards["problem"].as_str().unwrap().contains("slug"),
+        "{dashboards:#}"
+    );
+    assert!(report["schema_differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|line| line == "missing column dashboards.slug"));
+    for untouched in ["visualizations", "alerts", "data_sources", "organizations"] {
+        let table = verdict(&report, untouched);
+        assert_eq!(table["changed_count"], 0, "{untouched}");
+        assert_eq!(table["missing_count"], 0, "{untouched}");
+        assert_eq!(table["added_count"], 0, "{untouched}");
+    }
+
+    let text = run_with_url(&staging.tcp_url(), &["verify", "--baseline", path(&snap)]);
+    assert_eq!(text.status.code(), Some(1));
+    let text = stdout(&text);
+    assert!(text.starts_with("NOT verified: "), "{text}");
+    assert!(
+        text.contains(&format!("widgets: 89 -> 88 rows, 1 missing: {widget}")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("{user} (details)")), "{text}");
+
+    let markdown = run_with_url(
+        &staging.tcp_url(),
+        &["verify", "--baseline", path(&snap), "--format", "markdown"],
+    );
+    assert_eq!(markdown.status.code(), Some(1));
+    assert!(stdout(&markdown).starts_with("# NOT verified"));
+    let _ = server();
 }
