@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 pub use manifest::{FileProblem, Manifest};
 pub use restore::{restore, RestoreOutcome, RestoreRequest};
-pub use take::{take, SnapshotRequest, SnapshotSummary};
+pub use take::{take, SnapshotRequest, SnapshotSummary, DUMP_NAME};
 
 use crate::db::DbError;
 use crate::detect::DetectError;

@@ -220,3 +220,141 @@ fn planted_damage_after_a_restore_is_reported_with_the_exact_ids() {
     assert!(stdout(&markdown).starts_with("# NOT verified"));
     let _ = server();
 }
+
+/// Snapshots the `from` fixture (after `prepare`), brings the database forward to `to` with the
+/// test bed's upgrade simulation, and returns verify's JSON report and exit code.
+fn verify_across_hop(from: &str, to: &str, prepare: &str, args: &[&str]) -> (Value, i32) {
+    let db = fixture_db(from);
+    if !prepare.is_empty() {
+        db.execute(prepare);
+    }
+    let work = tempfile::tempdir().unwrap();
+    let snap = snapshot(&db, work.path(), "before-hop");
+    {
+        let knowledge = KnowledgeBase::embedded().unwrap();
+        let mut client = db.client();
+        testbed::simulate_upgrade(
+            &mut client,
+            &knowledge,
+            &Version::parse(from).unwrap(),
+            &Version::parse(to).unwrap(),
+        )
+        .unwrap();
+    }
+    let mut arguments = vec!["verify", "--baseline", path(&snap), "--expect", to, "--format", "json"];
+    arguments.extend_from_slice(args);
+    let verified = command()
+        .env("REDASH_DATABASE_URL", db.tcp_url())
+        .env("FIXTURE_KEY", testbed::FIXTURE_SECRET_KEY)
+        .args(&arguments)
+        .output()
+        .unwrap();
+    (json(&verified), verified.status.code().unwrap())
+}
+
+fn changed_tables(report: &Value) -> Vec<String> {
+    report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|table| {
+            table["user_work"] == true
+                && (table["changed_count"] != 0
+                    || table["missing_count"] != 0
+                    || table["added_count"] != 0
+                    || !table["problem"].is_null())
+        })
+        .map(|table| table["table"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_faithful_hop_verifies_through_its_declared_effects() {
+    // 6.0.0 -> 7.0.0: legacy schedules become JSON (then empty ones NULL), data-source options
+    // are encrypted; with the key the encrypted options are compared with the plain ones.
+    let (report, code) = verify_across_hop("6.0.0", "7.0.0", "", &["--secret-key-env", "FIXTURE_KEY"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(changed_tables(&report), Vec::<String>::new());
+    assert!(report["migrations_between"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("640888ce445d")));
+    assert!(
+        !report["not_compared"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|line| line.as_str().unwrap().starts_with("data_sources.options")),
+        "{report:#}"
+    );
+
+    // Without the key the options cannot be compared, and verify says so.
+    let (report, code) = verify_across_hop("6.0.0", "7.0.0", "", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert!(report["not_compared"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|line| line.as_str().unwrap().starts_with("data_sources.options: encrypted")));
+
+    // 10.1.0 -> 26.3.0: JSON text to jsonb, profile images into details, query hashes
+    // recomputed, widget grid doubled, alert selectors added.
+    let (report, code) = verify_across_hop("10.1.0", "26.3.0", "", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["release_now"], serde_json::json!(["25.8.0", "26.3.0"]));
+    assert_eq!(report["expected_release"], "26.3.0");
+    assert!(report["not_compared"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|line| line.as_str().unwrap().starts_with("queries.query_hash: recomputed")));
+}
+
+#[test]
+fn the_25_1_details_loss_is_reported_naming_the_users() {
+    let (report, code) = verify_across_hop(
+        "10.1.0",
+        "25.1.0",
+        "UPDATE users SET profile_image_url = NULL WHERE id IN (3, 7, 11)",
+        &[],
+    );
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(changed_tables(&report), vec!["users".to_owned()]);
+    let users = verdict(&report, "users");
+    assert_eq!(users["changed_count"], 3);
+    let keys: Vec<&str> = users["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["3", "7", "11"]);
+    assert_eq!(users["changed"][0]["columns"], serde_json::json!(["details"]));
+    assert!(
+        users["known_causes"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("fd4fc850d7ea: Users whose profile_image_url is NULL get details set to NULL"),
+        "{users:#}"
+    );
+}
+
+#[test]
+fn a_hop_that_loses_a_row_or_stops_short_is_not_verified() {
+    let db = fixture_db("10.1.0");
+    let work = tempfile::tempdir().unwrap();
+    let snap = snapshot(&db, work.path(), "before-hop");
+    db.execute("DELETE FROM alert_subscriptions WHERE id = 2");
+    let verified = run_with_url(
+        &db.tcp_url(),
+        &["verify", "--baseline", path(&snap), "--expect", "25.1.0", "--format", "json"],
+    );
+    let report = json(&verified);
+    assert_eq!(verified.status.code(), Some(1));
+    let alembic = report["alembic_problem"].as_str().unwrap();
+    assert!(
+        alembic.starts_with("alembic_version holds 89bc7873a3e0, but 25.1.0's head is "),
+        "{alembic}"
+    );
+    assert_eq!(verdict(&report, "alert_subscriptions")["missing"], serde_json::json!(["2"]));
+}
