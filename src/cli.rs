@@ -134,8 +134,8 @@ pub struct RestoreArgs {
     #[arg(long, value_name = "DIR")]
     pub pg_bindir: Option<PathBuf>,
     /// Output format
-    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
-    pub format: PlanFormat,
+    #[arg(long, value_enum, default_value_t = TicketFormat::Text)]
+    pub format: TicketFormat,
 }
 
 #[derive(Debug, clap::Args)]
@@ -153,8 +153,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "NAME")]
     pub secret_key_env: Option<String>,
     /// Output format
-    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
-    pub format: PlanFormat,
+    #[arg(long, value_enum, default_value_t = TicketFormat::Text)]
+    pub format: TicketFormat,
 }
 
 #[derive(Debug, clap::Args)]
@@ -339,6 +339,27 @@ pub enum PlanFormat {
     Markdown,
     /// The documented JSON contract
     Json,
+}
+
+/// `restore` and `verify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TicketFormat {
+    /// Readable on an 80-column terminal
+    Text,
+    /// The evidence for the change ticket
+    Markdown,
+    /// The documented JSON contract
+    Json,
+}
+
+impl From<TicketFormat> for Format {
+    fn from(format: TicketFormat) -> Format {
+        match format {
+            TicketFormat::Text => Format::Text,
+            TicketFormat::Markdown => Format::Markdown,
+            TicketFormat::Json => Format::Json,
+        }
+    }
 }
 
 /// `releases` and `detect`.
