@@ -42,6 +42,14 @@ pub fn write_text(out: &mut dyn Write, outline: &Outline) -> std::io::Result<()>
         writeln!(out)?;
         writeln!(out, "{title}")?;
         for line in lines {
+            if let Some((head, block)) = line.split_once('\n') {
+                // A block (a diff) is printed as it is, indented.
+                writeln!(out, "  {head}")?;
+                for block_line in block.lines() {
+                    writeln!(out, "    {block_line}")?;
+                }
+                continue;
+            }
             for wrapped in wrap(line, TEXT_WIDTH, "  ", "    ") {
                 writeln!(out, "{wrapped}")?;
             }
@@ -57,7 +65,19 @@ pub fn write_markdown(out: &mut dyn Write, outline: &Outline) -> std::io::Result
         writeln!(out, "## {title}")?;
         writeln!(out)?;
         for line in lines {
-            writeln!(out, "- {line}")?;
+            match line.split_once('\n') {
+                Some((head, block)) => {
+                    writeln!(out, "- {head}")?;
+                    writeln!(out)?;
+                    writeln!(out, "  ```diff")?;
+                    for block_line in block.lines() {
+                        writeln!(out, "  {block_line}")?;
+                    }
+                    writeln!(out, "  ```")?;
+                    writeln!(out)?;
+                }
+                None => writeln!(out, "- {line}")?,
+            }
         }
     }
     Ok(())
@@ -402,6 +422,17 @@ pub fn verify_outline(report: &VerifyReport) -> Outline {
         );
         lines
     };
+    let diffs: Vec<(String, String)> = report
+        .tables
+        .iter()
+        .flat_map(|table| {
+            table.changed.iter().filter_map(move |row| {
+                row.diff
+                    .as_ref()
+                    .map(|diff| (format!("{} {}", table.table, row.key), diff.clone()))
+            })
+        })
+        .collect();
     sections.push((
         format!(
             "Users' work, row by row ({} tables)",
@@ -462,6 +493,15 @@ pub fn verify_outline(report: &VerifyReport) -> Outline {
                         )
                     }
                 })
+                .collect(),
+        ));
+    }
+    if !diffs.is_empty() {
+        sections.push((
+            "Changed rows, before and now".to_owned(),
+            diffs
+                .into_iter()
+                .map(|(row, diff)| format!("{row}:\n{}", diff.trim_end()))
                 .collect(),
         ));
     }

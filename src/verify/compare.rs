@@ -52,6 +52,10 @@ pub struct ChangedRow {
     pub key: String,
     /// `stable` for the columns no migration touches, else the column's name at the snapshot.
     pub columns: Vec<String>,
+    /// The row before (from the snapshot's dump) and now, one line per column, as a unified
+    /// diff; for the first rows of a table only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
 }
 
 /// A value a hop transformed that the new release cannot use.
@@ -222,15 +226,16 @@ fn live_plan(
             .filter_map(|name| position(name))
             .collect()
     } else {
-        verdict.problem = Some(format!(
-            "column{} {} gone, which no migration in between drops: their values are lost",
-            if missing_stable.len() == 1 { " is" } else { "s are" },
-            missing_stable
-                .iter()
-                .map(|name| name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        let names = missing_stable
+            .iter()
+            .map(|name| name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        verdict.problem = Some(if missing_stable.len() == 1 {
+            format!("column {names} is gone, which no migration in between drops: its values are lost")
+        } else {
+            format!("columns {names} are gone, which no migration in between drops: their values are lost")
+        });
         Vec::new()
     };
     let effects: Vec<&DataEffect> = between
@@ -393,6 +398,7 @@ fn compare_rows(
             changed.push(ChangedRow {
                 key: key.clone(),
                 columns,
+                diff: None,
             });
         }
     }

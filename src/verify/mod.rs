@@ -8,6 +8,7 @@
 //! table must be identical.
 
 mod compare;
+mod diff;
 mod references;
 
 use std::path::PathBuf;
@@ -182,6 +183,12 @@ pub async fn compare_live(
     } else {
         Ok(Vec::new())
     };
+    let mut outcome = outcome;
+    if let Ok((tables, _, not_compared)) = &mut outcome {
+        if let Some(note) = diff::add_diffs(&database, baseline, directory, tables).await {
+            not_compared.push(note);
+        }
+    }
     database.close().await;
     let (tables, invalid_values, not_compared) = outcome?;
     Ok(VerifyReport {

@@ -183,6 +183,10 @@ fn planted_damage_after_a_restore_is_reported_with_the_exact_ids() {
     assert_eq!(users["changed_count"], 1, "{users:#}");
     assert_eq!(users["changed"][0]["key"], user.to_string());
     assert_eq!(users["changed"][0]["columns"], serde_json::json!(["details"]));
+    assert!(users["changed"][0]["diff"]
+        .as_str()
+        .unwrap()
+        .contains("\n+details: NULL\n"));
     let snippets = verdict(&report, "query_snippets");
     assert_eq!(snippets["added"], serde_json::json!([snippet.to_string()]));
     let dashboards = verdict(&report, "dashboards");
@@ -211,6 +215,11 @@ fn planted_damage_after_a_restore_is_reported_with_the_exact_ids() {
         "{text}"
     );
     assert!(text.contains(&format!("{user} (details)")), "{text}");
+    // The diff shows the row before (from the snapshot's dump) and now.
+    assert!(text.contains("Changed rows, before and now"), "{text}");
+    assert!(text.contains("    +details: NULL"), "{text}");
+    assert!(text.contains("    -details: {\""), "{text}");
+    assert!(text.contains(" -- edited by hand"), "{text}");
 
     let markdown = run_with_url(
         &staging.tcp_url(),
