@@ -137,7 +137,7 @@ fn manifest_lines(manifest: &Manifest) -> Vec<String> {
             } else {
                 manifest.alembic.revisions.join(", ")
             },
-            match (accepted, manifest.release.other_drift) {
+            match (accepted, manifest.release.other_drift.len()) {
                 (0, 0) => String::new(),
                 (extra, 0) => format!("; {extra} extra object(s) beyond the release's schema"),
                 (extra, other) => format!(
@@ -355,16 +355,14 @@ pub fn verify_outline(report: &VerifyReport) -> Outline {
         None => "alembic: at the expected head".to_owned(),
         Some(problem) => format!("alembic: {problem}"),
     });
-    if report.mode == Mode::Hop {
-        if report.schema_differences.is_empty() {
-            summary.push("schema: the release's, plus the drift the snapshot already had".into());
-        } else {
-            summary.push(format!(
-                "schema: {} difference(s) beyond the release's schema and the snapshot's drift: {}",
-                report.schema_differences.len(),
-                and_list(&report.schema_differences)
-            ));
-        }
+    if report.schema_differences.is_empty() {
+        summary.push("schema: the release's, plus the drift the snapshot already had".into());
+    } else {
+        summary.push(format!(
+            "schema: {} difference(s) beyond the release's schema and the snapshot's drift: {}",
+            report.schema_differences.len(),
+            and_list(&report.schema_differences)
+        ));
     }
     sections.push(("Summary".to_owned(), summary));
 

@@ -68,9 +68,9 @@ pub struct ReleaseAtSnapshot {
     /// Extra tables, columns, indexes, constraints and triggers the database had beyond the
     /// release's schema: a later `verify` expects them still there and nothing else new.
     pub drift: DriftBaseline,
-    /// How many other differences from the release's schema there were (missing objects,
-    /// changed columns).
-    pub other_drift: usize,
+    /// The other differences from the release's schema (missing objects, changed columns), one
+    /// line each: a later `verify` does not count them again.
+    pub other_drift: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -105,12 +105,15 @@ pub async fn take(
     let release = ReleaseAtSnapshot {
         candidates: detection.candidates.clone(),
         drift: DriftBaseline::accepting(&detection.drift, &request.url.redacted()),
-        other_drift: detection.drift.count()
-            - detection.drift.extra_tables.len()
-            - detection.drift.extra_columns.len()
-            - detection.drift.extra_indexes.len()
-            - detection.drift.extra_constraints.len()
-            - detection.drift.extra_triggers.len(),
+        other_drift: {
+            let mut rest = detection.drift.clone();
+            rest.extra_tables.clear();
+            rest.extra_columns.clear();
+            rest.extra_indexes.clear();
+            rest.extra_constraints.clear();
+            rest.extra_triggers.clear();
+            crate::verify::describe_drift(&rest)
+        },
     };
     let alembic = Alembic {
         revisions: detection.stamp_revisions.clone(),

@@ -157,11 +157,10 @@ pub async fn compare_live(
         _ => Vec::new(),
     };
     let alembic_problem = alembic_problem(knowledge, &detection, expected.as_ref(), mode, baseline);
-    let schema_differences = if mode == Mode::Restore {
-        Vec::new()
-    } else {
-        describe_drift(&detection.drift)
-    };
+    let schema_differences: Vec<String> = describe_drift(&detection.drift)
+        .into_iter()
+        .filter(|line| !baseline.release.other_drift.contains(line))
+        .collect();
     let catalog = detection.catalog.clone();
     let database = LiveDatabase::new(
         session,
@@ -267,8 +266,8 @@ fn list_or_nothing(items: &[String]) -> String {
     }
 }
 
-/// One line per difference from the release's schema that the snapshot did not already have.
-fn describe_drift(drift: &Drift) -> Vec<String> {
+/// One line per difference from the release's schema.
+pub fn describe_drift(drift: &Drift) -> Vec<String> {
     let mut lines = Vec::new();
     lines.extend(drift.extra_tables.iter().map(|table| format!("extra table {table}")));
     lines.extend(drift.missing_tables.iter().map(|table| format!("missing table {table}")));
