@@ -624,10 +624,13 @@ const CHECK_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// every table whole, `query_results` included.
 const WHOLE_TABLE_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
-fn snapshot_command(knowledge: &KnowledgeBase, args: &SnapshotArgs) -> Result<(Vec<u8>, i32), CliError> {
+fn snapshot_command(
+    knowledge: &KnowledgeBase,
+    args: &SnapshotArgs,
+) -> Result<(Vec<u8>, i32), CliError> {
     if let Some(SnapshotAction::Verify(verify_args)) = &args.action {
-        let (manifest, problems) = snapshot::manifest::open(&verify_args.directory)
-            .map_err(EngineError::from)?;
+        let (manifest, problems) =
+            snapshot::manifest::open(&verify_args.directory).map_err(EngineError::from)?;
         let check = SnapshotCheck {
             directory: verify_args.directory.clone(),
             manifest,
@@ -647,7 +650,10 @@ fn snapshot_command(knowledge: &KnowledgeBase, args: &SnapshotArgs) -> Result<(V
         .connect
         .target(WHOLE_TABLE_STATEMENT_TIMEOUT)?
         .ok_or(CliError::DatabaseNeeded("snapshot"))?;
-    let out = args.out.clone().ok_or(CliError::DatabaseNeeded("snapshot --out"))?;
+    let out = args
+        .out
+        .clone()
+        .ok_or(CliError::DatabaseNeeded("snapshot --out"))?;
     let request = SnapshotRequest {
         url: target.url,
         timeouts: target.timeouts,

@@ -263,9 +263,10 @@ mod tests {
 
     #[test]
     fn libpq_gets_everything_but_the_password_in_its_environment() {
-        let url: DatabaseUrl = "postgresql://redash:p%40ss%3Aw@db.internal:6432/meta?sslmode=require"
-            .parse()
-            .unwrap();
+        let url: DatabaseUrl =
+            "postgresql://redash:p%40ss%3Aw@db.internal:6432/meta?sslmode=require"
+                .parse()
+                .unwrap();
         let environment = url.libpq_environment();
         let get = |name: &str| {
             environment

@@ -306,12 +306,18 @@ pub fn restore_outline(outcome: &RestoreOutcome) -> Outline {
 pub fn restore_json(outcome: &RestoreOutcome) -> Value {
     let mut value = serde_json::to_value(outcome).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut value {
-        map.insert("restore_tested".into(), Value::Bool(outcome.restore_tested()));
+        map.insert(
+            "restore_tested".into(),
+            Value::Bool(outcome.restore_tested()),
+        );
         map.insert(
             "restore_seconds".into(),
             json!(outcome.restore_time.as_secs_f64()),
         );
-        map.insert("check_seconds".into(), json!(outcome.check_time.as_secs_f64()));
+        map.insert(
+            "check_seconds".into(),
+            json!(outcome.check_time.as_secs_f64()),
+        );
     }
     value
 }
@@ -328,7 +334,12 @@ pub fn verify_json(report: &VerifyReport) -> Value {
 pub fn verify_outline(report: &VerifyReport) -> Outline {
     let mut sections = Vec::new();
     let mut summary = vec![
-        format!("snapshot: {} (taken {}, at {})", report.baseline, report.baseline_taken_at, versions(&report.baseline_release)),
+        format!(
+            "snapshot: {} (taken {}, at {})",
+            report.baseline,
+            report.baseline_taken_at,
+            versions(&report.baseline_release)
+        ),
         format!(
             "database: {} at {}{}",
             report.database,
@@ -432,10 +443,7 @@ pub fn verify_outline(report: &VerifyReport) -> Outline {
         })
         .collect();
     sections.push((
-        format!(
-            "Users' work, row by row ({} tables)",
-            user.len()
-        ),
+        format!("Users' work, row by row ({} tables)", user.len()),
         user.iter().flat_map(|table| describe(table)).collect(),
     ));
     if !other.is_empty() {
@@ -444,7 +452,10 @@ pub fn verify_outline(report: &VerifyReport) -> Outline {
         } else {
             "Other tables, by content (logs and caches: listed, not counted)".to_owned()
         };
-        sections.push((title, other.iter().flat_map(|table| describe(table)).collect()));
+        sections.push((
+            title,
+            other.iter().flat_map(|table| describe(table)).collect(),
+        ));
     }
     sections.push((
         "References".to_owned(),

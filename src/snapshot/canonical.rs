@@ -231,7 +231,10 @@ mod tests {
         );
         assert_ne!(
             digest(ColumnKind::Json, Some(text)),
-            digest(ColumnKind::Json, Some(r#"{"a": {"x": null, "y": "e"}, "b": [1, 2, 100]}"#))
+            digest(
+                ColumnKind::Json,
+                Some(r#"{"a": {"x": null, "y": "e"}, "b": [1, 2, 100]}"#)
+            )
         );
     }
 
@@ -271,8 +274,14 @@ mod tests {
     fn content_ignores_row_order_and_digests_round_trip() {
         let one = column_digest("id", ColumnKind::Text, Some(b"1"));
         let two = column_digest("id", ColumnKind::Text, Some(b"2"));
-        assert_eq!(content_digest(&mut [one, two]), content_digest(&mut [two, one]));
-        assert_ne!(content_digest(&mut [one, two]), content_digest(&mut [one, one]));
+        assert_eq!(
+            content_digest(&mut [one, two]),
+            content_digest(&mut [two, one])
+        );
+        assert_ne!(
+            content_digest(&mut [one, two]),
+            content_digest(&mut [one, one])
+        );
         assert_eq!(parse_digest(&hex(&one)), Some(one));
         assert_eq!(parse_digest("zz"), None);
     }

@@ -83,10 +83,7 @@ pub enum Derivation {
     Column(usize),
     /// The column at this position mapped back through the rewrites in between (newest first);
     /// any of the candidate values may match.
-    MappedBack {
-        column: usize,
-        steps: Vec<MapBack>,
-    },
+    MappedBack { column: usize, steps: Vec<MapBack> },
     /// The Fernet token in the column at this position, decrypted.
     Decrypted { column: usize, key: Arc<FernetKey> },
     /// The text under `key` of the JSON column at this position.
@@ -554,7 +551,8 @@ mod tests {
 
     #[test]
     fn legacy_schedules_map_back() {
-        let back = |json: &str| map_back(&MapBack::ScheduleFromJson, Some(json.as_bytes().to_vec()));
+        let back =
+            |json: &str| map_back(&MapBack::ScheduleFromJson, Some(json.as_bytes().to_vec()));
         assert_eq!(
             back(r#"{"interval": "3600", "until": null, "day_of_week": null, "time": null}"#),
             vec![Some(b"3600".to_vec())]

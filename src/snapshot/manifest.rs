@@ -354,5 +354,13 @@ pub fn partial_directory(out: &Path) -> PathBuf {
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_else(|| "snapshot".into());
-    parent.join(format!(".{name}{PARTIAL_MARK}{}", std::process::id()))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.subsec_nanos())
+        .unwrap_or(0);
+    // The pid alone repeats: in a container every run may be pid 1.
+    parent.join(format!(
+        ".{name}{PARTIAL_MARK}{}-{nanos:08x}",
+        std::process::id()
+    ))
 }

@@ -26,7 +26,7 @@ pub enum SnapshotError {
     Exists(PathBuf),
     #[error("{}: no such directory to write the snapshot in", .0.display())]
     ParentMissing(PathBuf),
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -72,7 +72,9 @@ pub enum SnapshotError {
     TargetIsSource { database: String },
     #[error("not confirmed: nothing was restored (give --yes to restore without asking)")]
     NotConfirmed,
-    #[error("{0} has problems (run `redash-upgrade snapshot verify` on it): refusing to restore it")]
+    #[error(
+        "{0} has problems (run `redash-upgrade snapshot verify` on it): refusing to restore it"
+    )]
     SnapshotDamaged(String),
 }
 

@@ -89,7 +89,9 @@ pub async fn restore(
             tool: pg_restore.path.display().to_string(),
             version: pg_restore.major_text(),
             needed: format!("the pg_dump that made this snapshot ({wanted})"),
-            hint: "install a PostgreSQL client at least as new as that pg_dump, or give --pg-bindir".into(),
+            hint:
+                "install a PostgreSQL client at least as new as that pg_dump, or give --pg-bindir"
+                    .into(),
         });
     }
 
@@ -139,7 +141,11 @@ pub async fn restore(
         "{} --no-password --no-owner --no-privileges --jobs={}{} --dbname={database} {}",
         pg_restore.path.display(),
         request.jobs.max(1),
-        if request.clean { " --clean --if-exists" } else { "" },
+        if request.clean {
+            " --clean --if-exists"
+        } else {
+            ""
+        },
         dump_path.display()
     );
     if request.dry_run {

@@ -61,7 +61,7 @@ pub async fn take(
 ) -> Result<SnapshotSummary, SnapshotError> {
     let started = Instant::now();
     let out = request.out.clone();
-    if out.exists() {
+    if occupied(&out) {
         return Err(SnapshotError::Exists(out));
     }
     let parent = out
@@ -152,7 +152,12 @@ pub async fn take(
         alembic,
         release,
         dump: Dump {
-            format: if request.jobs > 1 { "directory" } else { "custom" }.to_owned(),
+            format: if request.jobs > 1 {
+                "directory"
+            } else {
+                "custom"
+            }
+            .to_owned(),
             path: DUMP_NAME.to_owned(),
             pg_dump_version: pg_dump.version_text.clone(),
             jobs: request.jobs.max(1),
@@ -166,10 +171,13 @@ pub async fn take(
     })?;
     text.push(b'\n');
     write_synced(&partial, MANIFEST_FILE, &text)?;
-    let sum = format!("{}  {MANIFEST_FILE}\n", hex(Sha256::digest(&text).as_slice()));
+    let sum = format!(
+        "{}  {MANIFEST_FILE}\n",
+        hex(Sha256::digest(&text).as_slice())
+    );
     write_synced(&partial, MANIFEST_SUM_FILE, sum.as_bytes())?;
     sync_directory(&partial)?;
-    if out.exists() {
+    if occupied(&out) {
         return Err(SnapshotError::Exists(out));
     }
     // rename(2) will not replace a directory that has anything in it: a snapshot that appeared
@@ -189,11 +197,19 @@ pub async fn take(
     })
 }
 
+/// Whether anything is at `path`, a dangling symbolic link included.
+fn occupied(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
 /// The dump's name in the snapshot: a file (custom format) or a directory (directory format).
 pub const DUMP_NAME: &str = "dump";
 
 /// The table's manifest entry and, for a table of users' work, its rows file.
-fn table_manifest(plan: &TablePlan, content: TableContent) -> (TableManifest, Option<(String, String)>) {
+fn table_manifest(
+    plan: &TablePlan,
+    content: TableContent,
+) -> (TableManifest, Option<(String, String)>) {
     let row_digests = plan.stable.as_ref().map(|stable| RowDigests {
         path: format!("rows/{}.tsv", plan.table),
         stable: stable
@@ -212,7 +228,10 @@ fn table_manifest(plan: &TablePlan, content: TableContent) -> (TableManifest, Op
                 .into_iter()
                 .map(|(key, record)| (key, record.to_record()))
                 .collect();
-            Some((digests.path.clone(), manifest::rows_file_text(digests, &mut rows)))
+            Some((
+                digests.path.clone(),
+                manifest::rows_file_text(digests, &mut rows),
+            ))
         }
         _ => None,
     };

@@ -90,11 +90,13 @@ pub fn find(name: &str, bindir: Option<&Path>) -> Result<Tool, SnapshotError> {
     let mut found: Vec<Tool> = candidates
         .into_iter()
         .filter(|path| path.is_file())
-        .filter_map(|path| version_of(&path).map(|(version_text, major)| Tool {
-            path,
-            version_text,
-            major,
-        }))
+        .filter_map(|path| {
+            version_of(&path).map(|(version_text, major)| Tool {
+                path,
+                version_text,
+                major,
+            })
+        })
         .collect();
     found.sort_by_key(|tool| tool.major);
     found.pop().ok_or_else(|| SnapshotError::ToolMissing {
@@ -134,15 +136,54 @@ pub fn require_at_least_server(tool: &Tool, server_version_num: i32) -> Result<(
     })
 }
 
-/// A password file for one child process: created with mode 0600 in a fresh directory of its
-/// own, and removed (with the directory) when dropped.
+/// The password file handed to one child process, in libpq's format. On Linux it exists only in
+/// memory (a memfd the child inherits, read through `/proc/self/fd/N`), so nothing is left on
+/// disk even when the run is killed; elsewhere it is a file of mode 0600 in a private directory,
+/// removed when dropped.
 pub struct PasswordFile {
-    directory: PathBuf,
     path: PathBuf,
+    #[cfg(target_os = "linux")]
+    _memory: Option<std::os::fd::OwnedFd>,
+    on_disk: Option<PathBuf>,
 }
 
 impl PasswordFile {
     pub fn new(password: &str) -> Result<PasswordFile, SnapshotError> {
+        let escaped = password.replace('\\', "\\\\").replace(':', "\\:");
+        let content = format!("*:*:*:*:{escaped}\n");
+        #[cfg(target_os = "linux")]
+        if let Some(file) = PasswordFile::in_memory(&content) {
+            return Ok(file);
+        }
+        PasswordFile::on_disk(&content)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn in_memory(content: &str) -> Option<PasswordFile> {
+        use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
+        // Not close-on-exec: the child inherits it.
+        // SAFETY: a NUL-terminated name and no flags; the fd returned is owned here.
+        let raw = unsafe { libc::memfd_create(c"redash-upgrade-pgpass".as_ptr(), 0) };
+        if raw < 0 {
+            return None;
+        }
+        // SAFETY: `raw` is a fresh descriptor nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let mut file = std::fs::File::from(fd.try_clone().ok()?);
+        // libpq ignores a password file that group or others may read.
+        // SAFETY: a valid descriptor and a mode.
+        if unsafe { libc::fchmod(fd.as_raw_fd(), 0o600) } != 0 {
+            return None;
+        }
+        file.write_all(content.as_bytes()).ok()?;
+        Some(PasswordFile {
+            path: PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
+            _memory: Some(fd),
+            on_disk: None,
+        })
+    }
+
+    fn on_disk(content: &str) -> Result<PasswordFile, SnapshotError> {
         let base = std::env::temp_dir();
         let mut attempt = 0u32;
         let directory = loop {
@@ -154,42 +195,53 @@ impl PasswordFile {
                     .map(|elapsed| elapsed.subsec_nanos())
                     .unwrap_or(0)
             ));
-            match std::fs::DirBuilder::new()
-                .mode(0o700)
-                .create(&candidate)
-            {
+            match std::fs::DirBuilder::new().mode(0o700).create(&candidate) {
                 Ok(()) => break candidate,
                 Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists && attempt < 20 => {
                     attempt += 1;
                 }
-                Err(source) => return Err(SnapshotError::Io { path: candidate, source }),
+                Err(source) => {
+                    return Err(SnapshotError::Io {
+                        path: candidate,
+                        source,
+                    })
+                }
             }
         };
         let path = directory.join("pgpass");
-        let escaped = password.replace('\\', "\\\\").replace(':', "\\:");
         let written = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&path)
-            .and_then(|mut file| file.write_all(format!("*:*:*:*:{escaped}\n").as_bytes()));
-        let file = PasswordFile { directory, path };
-        written.map_err(|source| SnapshotError::Io {
-            path: file.path.clone(),
-            source,
-        })?;
+            .and_then(|mut file| file.write_all(content.as_bytes()));
+        let file = PasswordFile {
+            path: path.clone(),
+            #[cfg(target_os = "linux")]
+            _memory: None,
+            on_disk: Some(directory),
+        };
+        written.map_err(|source| SnapshotError::Io { path, source })?;
         Ok(file)
     }
 
+    /// What `PGPASSFILE` is set to.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the file is on disk (not Linux, or no memfd).
+    pub fn is_on_disk(&self) -> bool {
+        self.on_disk.is_some()
     }
 }
 
 impl Drop for PasswordFile {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-        let _ = std::fs::remove_dir(&self.directory);
+        if let Some(directory) = &self.on_disk {
+            let _ = std::fs::remove_file(&self.path);
+            let _ = std::fs::remove_dir(directory);
+        }
     }
 }
 
@@ -203,8 +255,14 @@ pub fn command(
     for (name, value) in url.libpq_environment() {
         command.env(name, value);
     }
-    // Nothing of the caller's own connection settings may point the tool elsewhere.
-    for name in ["PGSERVICE", "PGOPTIONS", "PGTARGETSESSIONATTRS"] {
+    // Nothing of the caller's own connection settings may point the tool elsewhere, and the
+    // tool needs no URL of ours (it may hold the password).
+    for name in [
+        "PGSERVICE",
+        "PGOPTIONS",
+        "PGTARGETSESSIONATTRS",
+        "REDASH_DATABASE_URL",
+    ] {
         command.env_remove(name);
     }
     let password = match url.password() {
@@ -231,7 +289,10 @@ mod tests {
         assert!(server_major(90_624) < server_major(100_001));
         assert_eq!(major_text(906), "9.6");
         assert_eq!(major_text(1600), "16");
-        assert_eq!(major_in("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"), Some(1500));
+        assert_eq!(
+            major_in("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"),
+            Some(1500)
+        );
         assert_eq!(major_in("pg_restore (PostgreSQL) 9.6.24"), Some(906));
     }
 
@@ -242,20 +303,36 @@ mod tests {
             version_text: "pg_dump (PostgreSQL) 13.4".into(),
             major: 1300,
         };
-        let error = require_at_least_server(&tool, 160_002).unwrap_err().to_string();
+        let error = require_at_least_server(&tool, 160_002)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("postgresql-client-16"), "{error}");
         assert!(require_at_least_server(&tool, 90_624).is_ok());
     }
 
     #[test]
-    fn the_password_file_is_private_and_removed() {
+    fn the_password_file_is_private_and_leaves_nothing_behind() {
         use std::os::unix::fs::PermissionsExt as _;
         let file = PasswordFile::new("p:a\\ss").unwrap();
         let path = file.path().to_owned();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "*:*:*:*:p\\:a\\\\ss\n");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "*:*:*:*:p\\:a\\\\ss\n"
+        );
+        if cfg!(target_os = "linux") {
+            assert!(!file.is_on_disk(), "{}", path.display());
+            assert!(path.starts_with("/proc/self/fd"));
+        }
         drop(file);
-        assert!(!path.exists());
+
+        let on_disk = PasswordFile::on_disk("*:*:*:*:x\n").unwrap();
+        let disk_path = on_disk.path().to_owned();
+        let mode = std::fs::metadata(&disk_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        drop(on_disk);
+        assert!(!disk_path.exists());
+        assert!(!disk_path.parent().unwrap().exists());
     }
 }

@@ -11,7 +11,7 @@ use super::Mode;
 use crate::checks::LiveDatabase;
 use crate::db::introspect::Catalog;
 use crate::fernet::FernetKey;
-use crate::knowledge::model::{DataEffect, RewriteRule, Revision};
+use crate::knowledge::model::{DataEffect, Revision, RewriteRule};
 use crate::knowledge::KnowledgeBase;
 use crate::snapshot::canonical::ColumnKind;
 use crate::snapshot::content::{
@@ -144,7 +144,9 @@ pub async fn compare_tables(
     }
     let contents = read_tables(database, &plans).await?;
     for ((plan, content), mut verdict) in plans.iter().zip(contents).zip(planned) {
-        let baseline_table = baseline.table(&plan.table).expect("planned from the baseline");
+        let baseline_table = baseline
+            .table(&plan.table)
+            .expect("planned from the baseline");
         verdict.rows_now = Some(content.rows);
         let effects_touch = between
             .iter()
@@ -232,7 +234,9 @@ fn live_plan(
             .collect::<Vec<_>>()
             .join(", ");
         verdict.problem = Some(if missing_stable.len() == 1 {
-            format!("column {names} is gone, which no migration in between drops: its values are lost")
+            format!(
+                "column {names} is gone, which no migration in between drops: its values are lost"
+            )
         } else {
             format!("columns {names} are gone, which no migration in between drops: their values are lost")
         });
@@ -251,7 +255,14 @@ fn live_plan(
         let derivation = if mode == Mode::Restore {
             position(name).map(Derivation::Column)
         } else {
-            derive_through(name, &effects, &position, key.clone(), not_compared, &baseline.name)
+            derive_through(
+                name,
+                &effects,
+                &position,
+                key.clone(),
+                not_compared,
+                &baseline.name,
+            )
         };
         match derivation {
             Some(derivation) => separate.push(SeparateDigest {
@@ -308,7 +319,12 @@ fn derive_through(
     let mut steps = Vec::new();
     for effect in effects {
         match effect {
-            DataEffect::Rewritten { column, rule, source, .. } if column == name => match rule {
+            DataEffect::Rewritten {
+                column,
+                rule,
+                source,
+                ..
+            } if column == name => match rule {
                 RewriteRule::ScheduleToJson => steps.push(MapBack::ScheduleFromJson),
                 RewriteRule::EmptyScheduleToNull => steps.push(MapBack::NullScheduleToEmpty),
                 RewriteRule::WidgetGridDoubled => steps.push(MapBack::WidgetGridHalved),
@@ -322,17 +338,29 @@ fn derive_through(
                     return None;
                 }
             },
-            DataEffect::MovedIntoJsonKey { from, to, key: json_key, .. } if to == name => {
+            DataEffect::MovedIntoJsonKey {
+                from,
+                to,
+                key: json_key,
+                ..
+            } if to == name => {
                 let _ = from;
                 steps.push(MapBack::WithoutJsonKey(json_key.clone()));
             }
-            DataEffect::MovedIntoJsonKey { from, to, key: json_key, .. } if from == name => {
+            DataEffect::MovedIntoJsonKey {
+                from,
+                to,
+                key: json_key,
+                ..
+            } if from == name => {
                 return Some(Derivation::JsonKey {
                     column: position(to)?,
                     key: json_key.clone(),
                 });
             }
-            DataEffect::Encrypted { from, to, source, .. } if from == name => {
+            DataEffect::Encrypted {
+                from, to, source, ..
+            } if from == name => {
                 return match key {
                     Some(key) => Some(Derivation::Decrypted {
                         column: position(to)?,
@@ -384,10 +412,16 @@ fn compare_rows(
         if verdict.problem.is_none() && now.stable != Some(before.stable) {
             columns.push("stable".to_owned());
         }
-        for ((digest, before), candidates) in
-            plan.separate.iter().zip(&before.separate).zip(&now.separate)
+        for ((digest, before), candidates) in plan
+            .separate
+            .iter()
+            .zip(&before.separate)
+            .zip(&now.separate)
         {
-            if matches!(digest.derivation, Derivation::NotCompared | Derivation::Missing) {
+            if matches!(
+                digest.derivation,
+                Derivation::NotCompared | Derivation::Missing
+            ) {
                 continue;
             }
             if !candidates.contains(before) {

@@ -35,7 +35,10 @@ pub async fn add_diffs(
         Err(error) => return Some(format!("changed rows are shown without a diff: {error}")),
     };
     let dump = directory.join(&baseline.dump.path);
-    for verdict in verdicts.iter_mut().filter(|verdict| !verdict.changed.is_empty()) {
+    for verdict in verdicts
+        .iter_mut()
+        .filter(|verdict| !verdict.changed.is_empty())
+    {
         let Some(table) = baseline.table(&verdict.table) else {
             continue;
         };
@@ -81,7 +84,9 @@ fn render(table: &TableManifest, row: Option<&BTreeMap<String, Option<String>>>)
     let mut names: Vec<&String> = row.keys().collect();
     names.sort();
     for name in names {
-        let kind = table.column(name).map_or(ColumnKind::Text, |column| column.kind);
+        let kind = table
+            .column(name)
+            .map_or(ColumnKind::Text, |column| column.kind);
         if table
             .column(name)
             .is_some_and(|column| column.sql_type == "tsvector")
@@ -169,7 +174,8 @@ async fn rows_in_dump(
                     .map(|(name, raw)| {
                         (
                             name.clone(),
-                            copy_field(raw).map(|value| String::from_utf8_lossy(&value).into_owned()),
+                            copy_field(raw)
+                                .map(|value| String::from_utf8_lossy(&value).into_owned()),
                         )
                     })
                     .collect();

@@ -170,9 +170,8 @@ pub async fn compare_live(
         false,
         progress,
     );
-    let key = secret_key.map(|secret| {
-        std::sync::Arc::new(crate::fernet::FernetKey::from_secret(&secret.value))
-    });
+    let key = secret_key
+        .map(|secret| std::sync::Arc::new(crate::fernet::FernetKey::from_secret(&secret.value)));
     let outcome = compare::compare_tables(
         knowledge, baseline, directory, &catalog, &database, &between, key, mode,
     )
@@ -199,7 +198,10 @@ pub async fn compare_live(
         database: url.redacted(),
         release_now,
         expected_release: expected,
-        migrations_between: between.iter().map(|revision| revision.revision.clone()).collect(),
+        migrations_between: between
+            .iter()
+            .map(|revision| revision.revision.clone())
+            .collect(),
         alembic_problem,
         schema_differences,
         tables,
@@ -269,8 +271,18 @@ fn list_or_nothing(items: &[String]) -> String {
 /// One line per difference from the release's schema.
 pub fn describe_drift(drift: &Drift) -> Vec<String> {
     let mut lines = Vec::new();
-    lines.extend(drift.extra_tables.iter().map(|table| format!("extra table {table}")));
-    lines.extend(drift.missing_tables.iter().map(|table| format!("missing table {table}")));
+    lines.extend(
+        drift
+            .extra_tables
+            .iter()
+            .map(|table| format!("extra table {table}")),
+    );
+    lines.extend(
+        drift
+            .missing_tables
+            .iter()
+            .map(|table| format!("missing table {table}")),
+    );
     lines.extend(
         drift
             .extra_columns
@@ -303,7 +315,17 @@ pub fn describe_drift(drift: &Drift) -> Vec<String> {
                 .map(|object| format!("{what} {} on {}", object.name, object.table)),
         );
     }
-    lines.extend(drift.missing_functions.iter().map(|name| format!("missing function {name}")));
-    lines.extend(drift.missing_types.iter().map(|name| format!("missing type {name}")));
+    lines.extend(
+        drift
+            .missing_functions
+            .iter()
+            .map(|name| format!("missing function {name}")),
+    );
+    lines.extend(
+        drift
+            .missing_types
+            .iter()
+            .map(|name| format!("missing type {name}")),
+    );
     lines
 }

@@ -11,7 +11,7 @@ use super::compare::ValueNote;
 use crate::checks::LiveDatabase;
 use crate::db::introspect::Catalog;
 use crate::fernet::FernetKey;
-use crate::knowledge::model::{DataEffect, RewriteRule, Revision};
+use crate::knowledge::model::{DataEffect, Revision, RewriteRule};
 use crate::snapshot::content::{decode_bytea, quote_ident};
 use crate::snapshot::SnapshotError;
 
@@ -38,7 +38,11 @@ const REFERENCES: &[(&str, &str, &str)] = &[
     ("alerts", "user_id", "users"),
     ("alert_subscriptions", "alert_id", "alerts"),
     ("alert_subscriptions", "user_id", "users"),
-    ("alert_subscriptions", "destination_id", "notification_destinations"),
+    (
+        "alert_subscriptions",
+        "destination_id",
+        "notification_destinations",
+    ),
     ("notification_destinations", "org_id", "organizations"),
     ("notification_destinations", "user_id", "users"),
     ("query_snippets", "org_id", "organizations"),
@@ -120,7 +124,11 @@ pub async fn transformed_values(
         matches!(effect, DataEffect::Rewritten { table, column, rule: RewriteRule::ScheduleToJson | RewriteRule::EmptyScheduleToNull, .. }
             if table == "queries" && column == "schedule")
     });
-    if schedule_rewritten && catalog.table("queries").is_some_and(|t| t.column("schedule").is_some()) {
+    if schedule_rewritten
+        && catalog
+            .table("queries")
+            .is_some_and(|t| t.column("schedule").is_some())
+    {
         let ids = database
             .ids_where(
                 "check schedules",
@@ -130,17 +138,28 @@ pub async fn transformed_values(
             )
             .await?;
         if !ids.is_empty() {
-            notes.push(note("queries", "schedule", "not a schedule object (interval, until, day_of_week, time) the new release reads", ids));
+            notes.push(note(
+                "queries",
+                "schedule",
+                "not a schedule object (interval, until, day_of_week, time) the new release reads",
+                ids,
+            ));
         }
     }
     for effect in &effects {
-        if let DataEffect::Retyped { table, column, to, .. } = effect {
+        if let DataEffect::Retyped {
+            table, column, to, ..
+        } = effect
+        {
             if let Some(found) = catalog.table(table).and_then(|found| found.column(column)) {
                 if &found.sql_type != to {
                     notes.push(ValueNote {
                         table: table.clone(),
                         column: column.clone(),
-                        problem: format!("is {}, the migrations in between make it {to}", found.sql_type),
+                        problem: format!(
+                            "is {}, the migrations in between make it {to}",
+                            found.sql_type
+                        ),
                         keys: Vec::new(),
                         count: 0,
                     });
@@ -188,7 +207,11 @@ fn note(table: &str, column: &str, problem: &str, ids: Vec<i64>) -> ValueNote {
         column: column.to_owned(),
         problem: problem.to_owned(),
         count: ids.len(),
-        keys: ids.iter().take(IDS_SHOWN as usize).map(i64::to_string).collect(),
+        keys: ids
+            .iter()
+            .take(IDS_SHOWN as usize)
+            .map(i64::to_string)
+            .collect(),
     }
 }
 

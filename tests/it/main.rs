@@ -9,6 +9,7 @@ mod knowledge;
 mod pg;
 mod plan;
 mod snapshot;
+mod snapshot_safety;
 mod platforms;
 mod support;
 mod testbed;

@@ -84,8 +84,14 @@ fn every_release_fixture_restores_and_verifies_with_no_difference() {
         .map(|release| release.version.to_string())
         .collect();
     fixtures.extend(
-        ["fork", "upgraded-7.0.0", "upgraded-10.1.0", "upgraded-25.1.0", "upgraded-26.3.0"]
-            .map(str::to_owned),
+        [
+            "fork",
+            "upgraded-7.0.0",
+            "upgraded-10.1.0",
+            "upgraded-25.1.0",
+            "upgraded-26.3.0",
+        ]
+        .map(str::to_owned),
     );
     let work = tempfile::tempdir().unwrap();
     std::thread::scope(|scope| {
@@ -99,7 +105,12 @@ fn every_release_fixture_restores_and_verifies_with_no_difference() {
                         .args(["snapshot", "verify", path(&snap), "--format", "json"])
                         .output()
                         .unwrap();
-                    assert_eq!(checked.status.code(), Some(0), "{fixture}: {}", stdout(&checked));
+                    assert_eq!(
+                        checked.status.code(),
+                        Some(0),
+                        "{fixture}: {}",
+                        stdout(&checked)
+                    );
                     assert_eq!(json(&checked)["complete"], true, "{fixture}");
 
                     let staging = empty_db();
@@ -153,8 +164,14 @@ fn planted_damage_after_a_restore_is_reported_with_the_exact_ids() {
     };
     let widget = pick(&mut client, "SELECT max(id)::bigint FROM widgets");
     let query = pick(&mut client, "SELECT min(id)::bigint FROM queries");
-    let user = pick(&mut client, "SELECT min(id)::bigint FROM users WHERE details IS NOT NULL");
-    let snippet = pick(&mut client, "SELECT max(id)::bigint + 1 FROM query_snippets");
+    let user = pick(
+        &mut client,
+        "SELECT min(id)::bigint FROM users WHERE details IS NOT NULL",
+    );
+    let snippet = pick(
+        &mut client,
+        "SELECT max(id)::bigint + 1 FROM query_snippets",
+    );
     staging.execute(&format!(
         "DELETE FROM widgets WHERE id = {widget};
          UPDATE queries SET query = query || ' -- edited by hand' WHERE id = {query};
@@ -178,11 +195,17 @@ fn planted_damage_after_a_restore_is_reported_with_the_exact_ids() {
     let queries = verdict(&report, "queries");
     assert_eq!(queries["changed_count"], 1, "{queries:#}");
     assert_eq!(queries["changed"][0]["key"], query.to_string());
-    assert_eq!(queries["changed"][0]["columns"], serde_json::json!(["stable"]));
+    assert_eq!(
+        queries["changed"][0]["columns"],
+        serde_json::json!(["stable"])
+    );
     let users = verdict(&report, "users");
     assert_eq!(users["changed_count"], 1, "{users:#}");
     assert_eq!(users["changed"][0]["key"], user.to_string());
-    assert_eq!(users["changed"][0]["columns"], serde_json::json!(["details"]));
+    assert_eq!(
+        users["changed"][0]["columns"],
+        serde_json::json!(["details"])
+    );
     assert!(users["changed"][0]["diff"]
         .as_str()
         .unwrap()
@@ -250,7 +273,15 @@ fn verify_across_hop(from: &str, to: &str, prepare: &str, args: &[&str]) -> (Val
         )
         .unwrap();
     }
-    let mut arguments = vec!["verify", "--baseline", path(&snap), "--expect", to, "--format", "json"];
+    let mut arguments = vec![
+        "verify",
+        "--baseline",
+        path(&snap),
+        "--expect",
+        to,
+        "--format",
+        "json",
+    ];
     arguments.extend_from_slice(args);
     let verified = command()
         .env("REDASH_DATABASE_URL", db.tcp_url())
@@ -281,7 +312,8 @@ fn changed_tables(report: &Value) -> Vec<String> {
 fn a_faithful_hop_verifies_through_its_declared_effects() {
     // 6.0.0 -> 7.0.0: legacy schedules become JSON (then empty ones NULL), data-source options
     // are encrypted; with the key the encrypted options are compared with the plain ones.
-    let (report, code) = verify_across_hop("6.0.0", "7.0.0", "", &["--secret-key-env", "FIXTURE_KEY"]);
+    let (report, code) =
+        verify_across_hop("6.0.0", "7.0.0", "", &["--secret-key-env", "FIXTURE_KEY"]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(changed_tables(&report), Vec::<String>::new());
     assert!(report["migrations_between"]
@@ -304,19 +336,28 @@ fn a_faithful_hop_verifies_through_its_declared_effects() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|line| line.as_str().unwrap().starts_with("data_sources.options: encrypted")));
+        .any(|line| line
+            .as_str()
+            .unwrap()
+            .starts_with("data_sources.options: encrypted")));
 
     // 10.1.0 -> 26.3.0: JSON text to jsonb, profile images into details, query hashes
     // recomputed, widget grid doubled, alert selectors added.
     let (report, code) = verify_across_hop("10.1.0", "26.3.0", "", &[]);
     assert_eq!(code, 0, "{report:#}");
-    assert_eq!(report["release_now"], serde_json::json!(["25.8.0", "26.3.0"]));
+    assert_eq!(
+        report["release_now"],
+        serde_json::json!(["25.8.0", "26.3.0"])
+    );
     assert_eq!(report["expected_release"], "26.3.0");
     assert!(report["not_compared"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|line| line.as_str().unwrap().starts_with("queries.query_hash: recomputed")));
+        .any(|line| line
+            .as_str()
+            .unwrap()
+            .starts_with("queries.query_hash: recomputed")));
 }
 
 #[test]
@@ -338,12 +379,14 @@ fn the_25_1_details_loss_is_reported_naming_the_users() {
         .map(|row| row["key"].as_str().unwrap())
         .collect();
     assert_eq!(keys, ["3", "7", "11"]);
-    assert_eq!(users["changed"][0]["columns"], serde_json::json!(["details"]));
+    assert_eq!(
+        users["changed"][0]["columns"],
+        serde_json::json!(["details"])
+    );
     assert!(
-        users["known_causes"][0]
-            .as_str()
-            .unwrap()
-            .starts_with("fd4fc850d7ea: Users whose profile_image_url is NULL get details set to NULL"),
+        users["known_causes"][0].as_str().unwrap().starts_with(
+            "fd4fc850d7ea: Users whose profile_image_url is NULL get details set to NULL"
+        ),
         "{users:#}"
     );
 }
@@ -356,7 +399,15 @@ fn a_hop_that_loses_a_row_or_stops_short_is_not_verified() {
     db.execute("DELETE FROM alert_subscriptions WHERE id = 2");
     let verified = run_with_url(
         &db.tcp_url(),
-        &["verify", "--baseline", path(&snap), "--expect", "25.1.0", "--format", "json"],
+        &[
+            "verify",
+            "--baseline",
+            path(&snap),
+            "--expect",
+            "25.1.0",
+            "--format",
+            "json",
+        ],
     );
     let report = json(&verified);
     assert_eq!(verified.status.code(), Some(1));
@@ -365,5 +416,8 @@ fn a_hop_that_loses_a_row_or_stops_short_is_not_verified() {
         alembic.starts_with("alembic_version holds 89bc7873a3e0, but 25.1.0's head is "),
         "{alembic}"
     );
-    assert_eq!(verdict(&report, "alert_subscriptions")["missing"], serde_json::json!(["2"]));
+    assert_eq!(
+        verdict(&report, "alert_subscriptions")["missing"],
+        serde_json::json!(["2"])
+    );
 }
