@@ -274,7 +274,7 @@ pub struct ConnectArgs {
     )]
     pub database_url: Option<String>,
     /// Cancel any statement running longer than this (500ms, 30s, 2min) [default: 30s for
-    /// detect, 5min for check]
+    /// detect, 5min for check, 30min for snapshot, restore and verify]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub statement_timeout: Option<Duration>,
     /// Give up on a lock held by someone else after this long, rather than queue behind it
