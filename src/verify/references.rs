@@ -169,9 +169,9 @@ pub async fn transformed_values(
     }
     if let Some(key) = key {
         for table in ["data_sources", "notification_destinations"] {
-            if !catalog
+            if catalog
                 .table(table)
-                .is_some_and(|found| found.column("encrypted_options").is_some())
+                .is_none_or(|found| found.column("encrypted_options").is_none())
             {
                 continue;
             }

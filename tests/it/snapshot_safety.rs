@@ -4,6 +4,14 @@
 //! no output, no file, no command line and no `PGPASSWORD`; TLS is verified; and a restore
 //! refuses the targets it must not touch.
 
+/// What a run saw, in the test's captured output (shown with `--nocapture` or on failure).
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::os::unix::process::ExitStatusExt as _;
@@ -270,7 +278,7 @@ fn a_snapshot_killed_at_any_moment_leaves_no_snapshot_or_a_complete_one() {
     assert_eq!(taken.status.code(), Some(0), "{}", shown(&taken));
     let checked = snapshot_verify(&full, false);
     assert_eq!(checked.status.code(), Some(0), "{}", shown(&checked));
-    println!("a full snapshot takes {full_time:?}:\n{}", stdout(&taken));
+    note!("a full snapshot takes {full_time:?}:\n{}", stdout(&taken));
     assert!(
         full_time >= Duration::from_millis(500),
         "a full snapshot took only {full_time:?}: too fast for kills to land mid-way"
@@ -383,7 +391,7 @@ fn a_snapshot_killed_at_any_moment_leaves_no_snapshot_or_a_complete_one() {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        println!(
+        note!(
             "run {run:2} (--jobs {jobs}): after {:>4.0} ms: {}, --out {}, {} unfinished dir",
             delay.as_secs_f64() * 1000.0,
             match (killed, dumping) {
@@ -395,7 +403,7 @@ fn a_snapshot_killed_at_any_moment_leaves_no_snapshot_or_a_complete_one() {
             partials.len()
         );
     }
-    println!(
+    note!(
         "{RUNS} runs: {finished} had finished, {during_dump} killed while pg_dump wrote the dump, \
          {after_dump} killed after it (dump written, manifest not yet)"
     );
@@ -946,7 +954,7 @@ fn the_password_is_in_no_output_file_command_line_or_pgpassword() {
     for (what, url, args, code) in &runs {
         let started = Instant::now();
         let (output, watched) = run_watched(url, args, &secrets);
-        println!(
+        note!(
             "{what}: exit {:?} in {:?}",
             output.status.code(),
             started.elapsed()
@@ -986,7 +994,7 @@ fn the_password_is_in_no_output_file_command_line_or_pgpassword() {
         inherited_url, 0,
         "the tools must not inherit REDASH_DATABASE_URL"
     );
-    println!(
+    note!(
         "seen: {dumps_seen} pg_dump, {restores_seen} pg_restore, {passfiles_read} password file(s) read while they ran; \
          {inherited_url} of them inherited REDASH_DATABASE_URL"
     );
@@ -1074,7 +1082,7 @@ fn a_snapshot_over_verified_tls_succeeds_and_an_untrusted_certificate_is_refused
     );
     assert_eq!(taken.status.code(), Some(2), "{}", shown(&taken));
     let message = stderr(&taken);
-    println!("{message}");
+    note!("{message}");
     assert_eq!(message.lines().count(), 1, "{message}");
     assert!(
         message.starts_with(&format!(
