@@ -313,7 +313,7 @@ pub struct RowOutput {
     record: Option<LiveRecord>,
 }
 
-fn summarise(plan: &TablePlan, rows: u64, found: Vec<RowOutput>) -> TableContent {
+pub(crate) fn summarise(plan: &TablePlan, rows: u64, found: Vec<RowOutput>) -> TableContent {
     let mut fulls = Vec::with_capacity(found.len());
     let mut records = plan.stable.as_ref().map(|_| BTreeMap::new());
     let mut duplicate_keys = Vec::new();
@@ -334,7 +334,7 @@ fn summarise(plan: &TablePlan, rows: u64, found: Vec<RowOutput>) -> TableContent
     }
 }
 
-fn digest_row(plan: &TablePlan, row: &[u8]) -> RowOutput {
+pub(crate) fn digest_row(plan: &TablePlan, row: &[u8]) -> RowOutput {
     let raw: Vec<&[u8]> = row.split(|&byte| byte == b'\t').collect();
     let value = |index: usize| -> Option<Cow<'_, [u8]>> {
         let field = raw.get(index).copied().unwrap_or(b"\\N");

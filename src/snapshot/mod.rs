@@ -7,6 +7,7 @@ pub mod canonical;
 pub mod content;
 pub mod manifest;
 mod restore;
+mod stream;
 mod take;
 pub mod tools;
 

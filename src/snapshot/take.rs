@@ -20,6 +20,7 @@ use super::manifest::{
     self, Alembic, Dump, FileEntry, Manifest, ReleaseAtSnapshot, RowDigests, TableManifest,
     MANIFEST_FILE, MANIFEST_SUM_FILE,
 };
+use super::stream;
 use super::tools::{self, Tool};
 use super::{sync_directory, SnapshotError};
 use crate::checks::LiveDatabase;
@@ -73,6 +74,8 @@ pub async fn take(
         return Err(SnapshotError::ParentMissing(parent));
     }
     let pg_dump = tools::find("pg_dump", request.pg_bindir.as_deref())?;
+    let pg_dump_path = pg_dump.path.clone();
+    let pg_dump_version = pg_dump.version_text.clone();
 
     let (mut session, exported) =
         ReadOnlySession::open_exporting(&request.url, request.timeouts).await?;
@@ -119,20 +122,50 @@ pub async fn take(
         revisions: detection.stamp_revisions.clone(),
     };
 
-    let database = LiveDatabase::new(
-        session,
-        Some(snapshot_id.clone()),
-        detection,
-        None,
-        false,
-        request.progress.clone(),
-    );
-    let dump = run_pg_dump(&pg_dump, &request, &partial, &snapshot_id);
-    let reading = read_tables(&database, &plans);
-    let (dumped, read) = tokio::join!(dump, reading);
-    database.close().await;
-    let (dump_files, dump_time) = dumped?;
-    let contents = read?;
+    let (dump_files, contents, dump_time) = if request.jobs > 1 {
+        // Directory format: pg_dump's connections write the files while ours read the tables
+        // at the same snapshot.
+        let database = LiveDatabase::new(
+            session,
+            Some(snapshot_id.clone()),
+            detection,
+            None,
+            false,
+            request.progress.clone(),
+        );
+        let dump = run_pg_dump(&pg_dump, &request, &partial, &snapshot_id);
+        let reading = read_tables(&database, &plans);
+        let (dumped, read) = tokio::join!(dump, reading);
+        database.close().await;
+        let (files, dump_time) = dumped?;
+        (files, read?, dump_time)
+    } else {
+        // One custom-format file: the manifest is read from the dump's own data, so the
+        // database is read once. The exporting transaction stays open until pg_dump is done.
+        let pg_restore = companion(&pg_dump, "pg_restore")?;
+        let schema = current_schema(&mut session).await?;
+        let (url, progress) = (request.url.clone(), request.progress.clone());
+        let (file, plans_for_dump) = (partial.join(DUMP_NAME), plans.clone());
+        let id = snapshot_id.clone();
+        let streamed = tokio::task::spawn_blocking(move || {
+            stream::dump_and_digest(
+                &pg_dump,
+                &pg_restore,
+                &url,
+                &id,
+                &schema,
+                &plans_for_dump,
+                &file,
+                DUMP_NAME,
+                &progress,
+            )
+        })
+        .await
+        .map_err(|error| SnapshotError::Read(format!("the dump stopped: {error}")))?;
+        session.close().await;
+        let streamed = streamed?;
+        (vec![streamed.dump], streamed.contents, streamed.dump_time)
+    };
 
     let mut files = dump_files;
     let mut tables = Vec::with_capacity(plans.len());
@@ -159,7 +192,7 @@ pub async fn take(
             }
             .to_owned(),
             path: DUMP_NAME.to_owned(),
-            pg_dump_version: pg_dump.version_text.clone(),
+            pg_dump_version,
             jobs: request.jobs.max(1),
         },
         files,
@@ -191,10 +224,31 @@ pub async fn take(
     Ok(SnapshotSummary {
         directory: out,
         manifest,
-        pg_dump: pg_dump.path,
+        pg_dump: pg_dump_path,
         dump_time,
         total_time: started.elapsed(),
     })
+}
+
+/// `name` (pg_restore) from the directory of `tool` (pg_dump), so their versions match; else
+/// the newest found.
+fn companion(tool: &Tool, name: &str) -> Result<Tool, SnapshotError> {
+    match tool.path.parent() {
+        Some(directory) if directory.join(name).is_file() => {
+            tools::find(name, Some(directory)).or_else(|_| tools::find(name, None))
+        }
+        _ => tools::find(name, None),
+    }
+}
+
+async fn current_schema(session: &mut ReadOnlySession) -> Result<String, SnapshotError> {
+    let row = session
+        .fetch_one(
+            "read the current schema",
+            sqlx::query("SELECT current_schema()::text"),
+        )
+        .await?;
+    Ok(sqlx::Row::get(&row, 0))
 }
 
 /// Whether anything is at `path`, a dangling symbolic link included.

@@ -124,6 +124,9 @@ async fn rows_in_dump(
     keys: &[String],
 ) -> Result<BTreeMap<String, BTreeMap<String, Option<String>>>, String> {
     let mut child = tokio::process::Command::new(&pg_restore.path)
+        // It reads the snapshot's archive and connects nowhere.
+        .env_remove("REDASH_DATABASE_URL")
+        .env_remove("PGPASSWORD")
         .args(["--data-only", "--file=-"])
         .arg(format!("--table={}", table.name))
         .arg(dump)
