@@ -12,6 +12,6 @@ pub mod knowledge;
 pub mod plan;
 pub mod report;
 pub mod snapshot;
-pub mod verify;
 #[cfg(feature = "testbed")]
 pub mod testbed;
+pub mod verify;

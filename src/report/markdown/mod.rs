@@ -18,8 +18,12 @@ impl Reporter for MarkdownReporter {
         match document {
             Document::Plan(plan) => plan::plan_markdown(out, plan)?,
             Document::Check(report) => check::findings_markdown(out, report)?,
-            Document::Restore(outcome) => snapshot::write_markdown(out, &snapshot::restore_outline(outcome))?,
-            Document::Verify(report) => snapshot::write_markdown(out, &snapshot::verify_outline(report))?,
+            Document::Restore(outcome) => {
+                snapshot::write_markdown(out, &snapshot::restore_outline(outcome))?
+            }
+            Document::Verify(report) => {
+                snapshot::write_markdown(out, &snapshot::verify_outline(report))?
+            }
             other => return Err(self.unsupported(other)),
         }
         Ok(())

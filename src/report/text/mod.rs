@@ -24,10 +24,18 @@ impl Reporter for TextReporter {
             Document::Check(report) => check::findings_text(out, report)?,
             Document::CheckList => check::checks_text(out)?,
             Document::Explain(meta) => check::explain_text(out, meta)?,
-            Document::Snapshot(summary) => snapshot::write_text(out, &snapshot::snapshot_outline(summary))?,
-            Document::SnapshotCheck(check) => snapshot::write_text(out, &snapshot::snapshot_check_outline(check))?,
-            Document::Restore(outcome) => snapshot::write_text(out, &snapshot::restore_outline(outcome))?,
-            Document::Verify(report) => snapshot::write_text(out, &snapshot::verify_outline(report))?,
+            Document::Snapshot(summary) => {
+                snapshot::write_text(out, &snapshot::snapshot_outline(summary))?
+            }
+            Document::SnapshotCheck(check) => {
+                snapshot::write_text(out, &snapshot::snapshot_check_outline(check))?
+            }
+            Document::Restore(outcome) => {
+                snapshot::write_text(out, &snapshot::restore_outline(outcome))?
+            }
+            Document::Verify(report) => {
+                snapshot::write_text(out, &snapshot::verify_outline(report))?
+            }
         }
         Ok(())
     }
