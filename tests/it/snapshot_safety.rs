@@ -254,6 +254,8 @@ fn add_large_object(client: &mut Client, megabytes: u32) {
 #[test]
 fn a_snapshot_killed_at_any_moment_leaves_no_snapshot_or_a_complete_one() {
     const RUNS: usize = 24;
+    /// The last runs, killed as soon as the manifest's files appear.
+    const AIMED_AFTER_DUMP: usize = 4;
     const SEED: u64 = 0x5eed_2024;
     let server = server_with(&Version::new(10, 1, 0), false);
     add_large_object(&mut server.connect("redash").unwrap(), 12);
@@ -301,7 +303,23 @@ fn a_snapshot_killed_at_any_moment_leaves_no_snapshot_or_a_complete_one() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(delay);
+        if run >= RUNS - AIMED_AFTER_DUMP {
+            // The dump is written and the manifest's files are being written: a window of
+            // milliseconds that random delays rarely hit, so these runs wait for it.
+            let deadline = Instant::now() + full_time * 4;
+            let in_window = || {
+                entries_starting_with(work.path(), &partial_prefix(&out))
+                    .iter()
+                    .any(|partial| {
+                        partial.join("rows").exists() || partial.join("manifest.json").exists()
+                    })
+            };
+            while !in_window() && Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        } else {
+            std::thread::sleep(delay);
+        }
         // pg_dump is the binary's child: note it before the kill orphans it.
         let orphans = children_of(child.id());
         let dumping = orphans.iter().any(|info| {
