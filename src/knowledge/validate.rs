@@ -687,6 +687,15 @@ fn is_iso_date(text: &str) -> bool {
     number(year, 4, 1990..=2100) && number(month, 2, 1..=12) && number(day, 2, 1..=31)
 }
 
+/// The release just before `version`, in the knowledge base's order.
+fn previous_release<'k>(knowledge: &'k KnowledgeBase, version: &Version) -> Option<&'k Release> {
+    knowledge
+        .releases
+        .iter()
+        .take_while(|release| &release.version < version)
+        .last()
+}
+
 #[cfg(test)]
 mod memory_tests {
     use super::super::model::Measurement;
@@ -793,13 +802,4 @@ mod memory_tests {
             ["memory: no figure at all (give null instead)"]
         );
     }
-}
-
-/// The release just before `version`, in the knowledge base's order.
-fn previous_release<'k>(knowledge: &'k KnowledgeBase, version: &Version) -> Option<&'k Release> {
-    knowledge
-        .releases
-        .iter()
-        .take_while(|release| &release.version < version)
-        .last()
 }

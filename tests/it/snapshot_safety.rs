@@ -649,17 +649,20 @@ fn damage_to_any_file_of_a_snapshot_is_found_and_an_existing_out_is_never_overwr
 // ---------------------------------------------------------------------------------------------
 // 3. the password never shows
 
+/// One pg_dump or pg_restore seen: pid, program, arguments, environment, and its password
+/// file's content when it could be read.
+type SeenTool = (
+    u32,
+    String,
+    Vec<String>,
+    Vec<(String, String)>,
+    Option<String>,
+);
+
 /// What was seen of the binary's pg_dump and pg_restore children while it ran.
 #[derive(Default)]
 struct Watched {
-    /// (pid, program, arguments, environment, password file content when it could be read)
-    tools: Vec<(
-        u32,
-        String,
-        Vec<String>,
-        Vec<(String, String)>,
-        Option<String>,
-    )>,
+    tools: Vec<SeenTool>,
     /// Command lines of any process of the host that held a secret.
     leaks: Vec<String>,
 }
