@@ -595,7 +595,12 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
                 baseline: args.baseline.clone(),
                 url: target.url,
                 timeouts: target.timeouts,
-                expect: args.expect.clone(),
+                expect: args
+                    .expect
+                    .as_deref()
+                    .map(|text| plan::resolve(&knowledge, text, "--expect"))
+                    .transpose()?
+                    .map(|release| release.version.clone()),
                 secret_key,
                 progress: Progress::for_this_process(),
             };

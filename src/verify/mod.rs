@@ -33,8 +33,9 @@ pub struct VerifyRequest {
     pub baseline: PathBuf,
     pub url: DatabaseUrl,
     pub timeouts: Timeouts,
-    /// The release the database should be at now; default: the one it is detected at.
-    pub expect: Option<String>,
+    /// The release the database should be at now (`--expect`); default: the one it is
+    /// detected at.
+    pub expect: Option<Version>,
     /// The secret encrypted columns are decrypted with (never printed).
     pub secret_key: Option<SecretKey>,
     pub progress: Progress,
@@ -65,6 +66,7 @@ pub struct VerifyReport {
     pub database: String,
     /// The releases the database is at now.
     pub release_now: Vec<Version>,
+    /// `--expect`, when given.
     pub expected_release: Option<Version>,
     /// Migrations between the snapshot's release and now, oldest first.
     pub migrations_between: Vec<String>,
@@ -117,7 +119,7 @@ pub async fn verify(
         &request.baseline,
         &request.url,
         request.timeouts,
-        request.expect.as_deref(),
+        request.expect.as_ref(),
         request.secret_key,
         Mode::Hop,
         request.progress,
@@ -133,7 +135,7 @@ pub async fn compare_live(
     directory: &std::path::Path,
     url: &DatabaseUrl,
     timeouts: Timeouts,
-    expect: Option<&str>,
+    expect: Option<&Version>,
     secret_key: Option<SecretKey>,
     mode: Mode,
     progress: Progress,
@@ -142,21 +144,16 @@ pub async fn compare_live(
     let mut detection = detect::detect(knowledge, &mut session).await?;
     detection.accept(&baseline.release.drift);
     let release_now = detection.candidates.clone();
-    let expected = match expect {
-        Some(text) => Some(
-            crate::plan::resolve(knowledge, text, "--expect")
-                .map_err(|error| SnapshotError::Read(error.to_string()))?
-                .version
-                .clone(),
-        ),
-        None => release_now.last().cloned(),
-    };
+    let expected = expect.cloned();
+    // Without --expect: the release the schema says it is (releases it cannot tell apart share
+    // their head and their migrations).
+    let target = expected.clone().or_else(|| release_now.last().cloned());
     let baseline_release = baseline.release.candidates.last().cloned();
-    let between: Vec<&Revision> = match (&baseline_release, &expected) {
+    let between: Vec<&Revision> = match (&baseline_release, &target) {
         (Some(from), Some(to)) => migrations_between(knowledge, from, to),
         _ => Vec::new(),
     };
-    let alembic_problem = alembic_problem(knowledge, &detection, expected.as_ref(), mode, baseline);
+    let alembic_problem = alembic_problem(knowledge, &detection, target.as_ref(), mode, baseline);
     let schema_differences: Vec<String> = describe_drift(&detection.drift)
         .into_iter()
         .filter(|line| !baseline.release.other_drift.contains(line))
