@@ -776,15 +776,7 @@ fn copy_scans(plans: &[TablePlan]) -> Vec<Scan> {
         .iter()
         .map(|plan| Scan {
             what: format!("read {}", plan.table),
-            select: format!(
-                "SELECT {} FROM {}",
-                plan.columns
-                    .iter()
-                    .map(|column| quote_ident(&column.name))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                quote_ident(&plan.table)
-            ),
+            select: plan.select(),
             estimate: None,
         })
         .collect()

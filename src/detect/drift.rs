@@ -81,6 +81,18 @@ impl Drift {
     pub fn is_empty(&self) -> bool {
         self.count() == 0
     }
+
+    /// The indexes, constraints and triggers, missing or extra, each list with its label.
+    pub fn labelled_objects(&self) -> [(&'static str, &Vec<ObjectRef>); 6] {
+        [
+            ("missing index", &self.missing_indexes),
+            ("extra index", &self.extra_indexes),
+            ("missing constraint", &self.missing_constraints),
+            ("extra constraint", &self.extra_constraints),
+            ("missing trigger", &self.missing_triggers),
+            ("extra trigger", &self.extra_triggers),
+        ]
+    }
 }
 
 /// Compares `live` with `expected`.

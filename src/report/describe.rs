@@ -188,6 +188,22 @@ pub(crate) fn summary_line(report: &crate::checks::CheckReport) -> String {
     line
 }
 
+/// `512 B`, `130.0 KiB`, `42.9 MiB`.
+pub(crate) fn byte_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 /// `a`, `a and b`, `a, b and c`.
 pub(crate) fn and_list<T: AsRef<str>>(items: &[T]) -> String {
     match items {

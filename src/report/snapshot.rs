@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::snapshot::{FileProblem, Manifest, RestoreOutcome, SnapshotSummary};
 use crate::verify::{Mode, VerifyReport};
 
-use super::describe::and_list;
+use super::describe::{and_list, byte_size};
 use super::{wrap, TEXT_WIDTH};
 
 /// `snapshot verify`: a snapshot's files against its manifest.
@@ -94,21 +94,6 @@ fn versions(list: &[semver::Version]) -> String {
     }
 }
 
-fn size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 fn manifest_lines(manifest: &Manifest) -> Vec<String> {
     let rows: u64 = manifest.tables.iter().map(|table| table.rows).sum();
     let recorded = manifest
@@ -149,7 +134,7 @@ fn manifest_lines(manifest: &Manifest) -> Vec<String> {
             "dump: {} ({} format, {}, {})",
             manifest.dump.path,
             manifest.dump.format,
-            size(
+            byte_size(
                 manifest
                     .files
                     .iter()

@@ -67,6 +67,21 @@ pub struct TablePlan {
     pub separate: Vec<SeparateDigest>,
 }
 
+impl TablePlan {
+    /// The `SELECT` of the table's columns in the plan's order, for COPY.
+    pub fn select(&self) -> String {
+        format!(
+            "SELECT {} FROM {}",
+            self.columns
+                .iter()
+                .map(|column| quote_ident(&column.name))
+                .collect::<Vec<_>>()
+                .join(", "),
+            quote_ident(&self.table)
+        )
+    }
+}
+
 /// One separate digest of a row record: made from `derivation` of the live row, under `name`
 /// and `kind` as the column had them at the snapshot.
 #[derive(Debug, Clone)]
@@ -264,15 +279,7 @@ pub async fn read_tables(
     let scans: Vec<(Scan, Arc<TablePlan>)> = plans
         .iter()
         .map(|plan| {
-            let select = format!(
-                "SELECT {} FROM {}",
-                plan.columns
-                    .iter()
-                    .map(|column| quote_ident(&column.name))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                quote_ident(&plan.table)
-            );
+            let select = plan.select();
             (
                 Scan {
                     what: format!("read {}", plan.table),

@@ -298,14 +298,7 @@ pub fn describe_drift(drift: &Drift) -> Vec<String> {
             column.table, column.column, column.found.sql_type, column.expected.sql_type
         )
     }));
-    for (what, objects) in [
-        ("missing index", &drift.missing_indexes),
-        ("extra index", &drift.extra_indexes),
-        ("missing constraint", &drift.missing_constraints),
-        ("extra constraint", &drift.extra_constraints),
-        ("missing trigger", &drift.missing_triggers),
-        ("extra trigger", &drift.extra_triggers),
-    ] {
+    for (what, objects) in drift.labelled_objects() {
         lines.extend(
             objects
                 .iter()

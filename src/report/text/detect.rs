@@ -30,18 +30,7 @@ fn either(list: &[semver::Version]) -> String {
 }
 
 fn size(bytes: i64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    crate::report::describe::byte_size(bytes.max(0) as u64)
 }
 
 pub fn detection_text(out: &mut dyn Write, detection: &Detection) -> std::io::Result<()> {
@@ -205,15 +194,7 @@ fn drift_items(out: &mut dyn Write, drift: &Drift) -> std::io::Result<()> {
             column.table, column.column, column.expected, column.found
         )?;
     }
-    let objects = [
-        ("missing index", &drift.missing_indexes),
-        ("extra index", &drift.extra_indexes),
-        ("missing constraint", &drift.missing_constraints),
-        ("extra constraint", &drift.extra_constraints),
-        ("missing trigger", &drift.missing_triggers),
-        ("extra trigger", &drift.extra_triggers),
-    ];
-    for (label, list) in objects {
+    for (label, list) in drift.labelled_objects() {
         for object in list {
             writeln!(
                 out,
