@@ -421,3 +421,70 @@ fn a_hop_that_loses_a_row_or_stops_short_is_not_verified() {
         serde_json::json!(["2"])
     );
 }
+
+#[test]
+fn a_directory_format_snapshot_with_jobs_restores_in_parallel_and_verifies() {
+    let source = fixture_db("upgraded-10.1.0");
+    let work = tempfile::tempdir().unwrap();
+    let snap = work.path().join("parallel");
+    let taken = run_with_url(
+        &source.tcp_url(),
+        &[
+            "snapshot",
+            "--out",
+            path(&snap),
+            "--jobs",
+            "2",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(taken.status.code(), Some(0), "{}", stderr(&taken));
+    let summary = json(&taken);
+    assert_eq!(summary["dump"]["format"], "directory");
+    assert!(snap.join("dump/toc.dat").is_file());
+    let checked = command()
+        .args(["snapshot", "verify", path(&snap)])
+        .output()
+        .unwrap();
+    assert_eq!(checked.status.code(), Some(0), "{}", stdout(&checked));
+
+    let staging = empty_db();
+    let restored = run_with_url(
+        &staging.tcp_url(),
+        &[
+            "restore",
+            path(&snap),
+            "--yes",
+            "--jobs",
+            "2",
+            "--format",
+            "json",
+        ],
+    );
+    let report = json(&restored);
+    assert_eq!(restored.status.code(), Some(0), "{report:#}");
+    assert_eq!(report["restore_tested"], true);
+    assert!(report["command"].as_str().unwrap().contains("--jobs=2"));
+
+    // The same snapshot, taken with one job, holds the same content.
+    let single = snapshot(&source, work.path(), "single");
+    let manifest = |dir: &Path| -> Value {
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap()
+    };
+    let contents = |manifest: &Value| -> Vec<(String, u64, String)> {
+        manifest["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|table| {
+                (
+                    table["name"].as_str().unwrap().to_owned(),
+                    table["rows"].as_u64().unwrap(),
+                    table["content_sha256"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(contents(&manifest(&snap)), contents(&manifest(&single)));
+}
