@@ -45,6 +45,10 @@ pub struct TableVerdict {
     pub problem: Option<String>,
     /// What a migration in between is known to do to these columns, when rows changed.
     pub known_causes: Vec<String>,
+    /// A column of the stable digest is gone: that digest cannot be compared (the problem says
+    /// so once, instead of every row).
+    #[serde(skip)]
+    stable_lost: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -96,6 +100,7 @@ impl TableVerdict {
             content_same: None,
             problem: None,
             known_causes: Vec::new(),
+            stable_lost: false,
         }
     }
 }
@@ -228,6 +233,7 @@ fn live_plan(
             .filter_map(|name| position(name))
             .collect()
     } else {
+        verdict.stable_lost = true;
         let names = missing_stable
             .iter()
             .map(|name| name.as_str())
@@ -409,7 +415,7 @@ fn compare_rows(
             continue;
         };
         let mut columns = Vec::new();
-        if verdict.problem.is_none() && now.stable != Some(before.stable) {
+        if !verdict.stable_lost && now.stable != Some(before.stable) {
             columns.push("stable".to_owned());
         }
         for ((digest, before), candidates) in plan

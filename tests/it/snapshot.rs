@@ -172,6 +172,7 @@ fn planted_damage_after_a_restore_is_reported_with_the_exact_ids() {
         &mut client,
         "SELECT max(id)::bigint + 1 FROM query_snippets",
     );
+    let alert = pick(&mut client, "SELECT min(id)::bigint FROM alerts");
     staging.execute(&format!(
         "DELETE FROM widgets WHERE id = {widget};
          UPDATE queries SET query = query || ' -- edited by hand' WHERE id = {query};
@@ -179,7 +180,9 @@ fn planted_damage_after_a_restore_is_reported_with_the_exact_ids() {
          INSERT INTO query_snippets (id, org_id, trigger, description, user_id, snippet, created_at, updated_at)
            SELECT {snippet}, org_id, 'planted', '', user_id, 'SELECT 1', now(), now()
            FROM query_snippets LIMIT 1;
-         ALTER TABLE dashboards DROP COLUMN slug;"
+         ALTER TABLE dashboards DROP COLUMN slug;
+         UPDATE alerts SET name = name || ' (renamed)' WHERE id = {alert};
+         ALTER TABLE alerts DROP COLUMN options;"
     ));
 
     let verified = run_with_url(
@@ -222,7 +225,22 @@ fn planted_damage_after_a_restore_is_reported_with_the_exact_ids() {
         .unwrap()
         .iter()
         .any(|line| line == "missing column dashboards.slug"));
-    for untouched in ["visualizations", "alerts", "data_sources", "organizations"] {
+    // A lost column that migrations may change does not hide a change to the others.
+    let alerts = verdict(&report, "alerts");
+    assert!(
+        alerts["problem"]
+            .as_str()
+            .unwrap()
+            .starts_with("column options is gone"),
+        "{alerts:#}"
+    );
+    assert_eq!(alerts["changed_count"], 1, "{alerts:#}");
+    assert_eq!(alerts["changed"][0]["key"], alert.to_string());
+    assert_eq!(
+        alerts["changed"][0]["columns"],
+        serde_json::json!(["stable"])
+    );
+    for untouched in ["visualizations", "data_sources", "organizations"] {
         let table = verdict(&report, untouched);
         assert_eq!(table["changed_count"], 0, "{untouched}");
         assert_eq!(table["missing_count"], 0, "{untouched}");
