@@ -506,3 +506,52 @@ fn a_directory_format_snapshot_with_jobs_restores_in_parallel_and_verifies() {
     };
     assert_eq!(contents(&manifest(&snap)), contents(&manifest(&single)));
 }
+
+#[test]
+fn clean_replaces_what_the_target_held_and_says_so() {
+    let source = fixture_db("10.1.0");
+    let work = tempfile::tempdir().unwrap();
+    let snap = snapshot(&source, work.path(), "before");
+    // A staging copy that has drifted since the last rehearsal.
+    let staging = fixture_db("10.1.0");
+    staging.execute("DELETE FROM widgets; CREATE TABLE leftover (id int)");
+    let refused = run_with_url(&staging.tcp_url(), &["restore", path(&snap), "--yes"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("already holds Redash's tables (alembic at 89bc7873a3e0)"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let restored = run_with_url(
+        &staging.tcp_url(),
+        &[
+            "restore",
+            path(&snap),
+            "--yes",
+            "--clean",
+            "--format",
+            "json",
+        ],
+    );
+    let report = json(&restored);
+    // pg_restore --clean drops what the dump holds; the table only staging had stays, and the
+    // restore test says so.
+    assert_eq!(restored.status.code(), Some(1), "{report:#}");
+    assert!(report["target_before"]
+        .as_str()
+        .unwrap()
+        .ends_with("dropped by --clean"));
+    assert_eq!(
+        report["comparison"]["schema_differences"],
+        serde_json::json!(["extra table leftover"])
+    );
+    assert_eq!(
+        verdict(&report["comparison"], "widgets")["missing_count"],
+        0
+    );
+
+    staging.execute("DROP TABLE leftover");
+    let verified = run_with_url(&staging.tcp_url(), &["verify", "--baseline", path(&snap)]);
+    assert_eq!(verified.status.code(), Some(0), "{}", stdout(&verified));
+}
