@@ -19,6 +19,10 @@ use super::SnapshotError;
 use crate::db::DatabaseUrl;
 use crate::report::Progress;
 
+/// Values in the text every read-only session of ours prints them in (pg_dump sets DateStyle,
+/// IntervalStyle and extra_float_digits itself).
+pub const VALUE_OPTIONS: &str = "-c TimeZone=UTC -c bytea_output=hex";
+
 /// Rows between two updates of a table's progress bar.
 const PROGRESS_EVERY: u64 = 4096;
 
@@ -69,9 +73,7 @@ pub fn dump_and_digest(
         move |source| SnapshotError::Io { path, source }
     };
     let (mut dump, _password) = tools::command(pg_dump, url)?;
-    // Values as every read-only session of ours prints them (pg_dump sets DateStyle,
-    // IntervalStyle and extra_float_digits itself).
-    dump.env("PGOPTIONS", "-c TimeZone=UTC -c bytea_output=hex")
+    dump.env("PGOPTIONS", VALUE_OPTIONS)
         .arg(format!("--snapshot={snapshot_id}"))
         .arg("--format=custom")
         .stdin(Stdio::null())

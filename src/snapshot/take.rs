@@ -317,6 +317,8 @@ async fn run_pg_dump(
     let started = Instant::now();
     let (command, _password_file) = tools::command(pg_dump, &request.url)?;
     let mut command = tokio::process::Command::from(command);
+    // The dump's values in the text our sessions read (verify's diffs quote them).
+    command.env("PGOPTIONS", stream::VALUE_OPTIONS);
     command
         .arg(format!("--snapshot={snapshot_id}"))
         .stdin(Stdio::null())
