@@ -256,11 +256,30 @@ fn row_count(block: &[u8]) -> u64 {
     block.iter().filter(|&&byte| byte == b'\n').count() as u64
 }
 
-/// Calls `each_row` with every row of a block of COPY text data, without its newline.
+/// Calls `each_row` with every row of a block of COPY text data, without its newline. An empty
+/// line is a row too (one column holding the empty string).
 pub fn for_each_row(block: &[u8], mut each_row: impl FnMut(&[u8])) {
-    for row in block.split(|&byte| byte == b'\n') {
-        if !row.is_empty() {
+    let mut rows = block.split(|&byte| byte == b'\n');
+    let mut current = rows.next();
+    while let Some(row) = current {
+        let next = rows.next();
+        // The piece after the block's final newline is no row.
+        if next.is_some() || !row.is_empty() {
             each_row(row);
         }
+        current = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_line_is_a_row_even_an_empty_one() {
+        let mut rows = Vec::new();
+        super::for_each_row(b"1\ta\n\n3\tc\n", |row| rows.push(row.to_vec()));
+        assert_eq!(rows, vec![b"1\ta".to_vec(), Vec::new(), b"3\tc".to_vec()]);
+        rows.clear();
+        super::for_each_row(b"", |row| rows.push(row.to_vec()));
+        assert!(rows.is_empty());
     }
 }

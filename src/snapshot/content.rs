@@ -19,7 +19,7 @@ use crate::fernet::FernetKey;
 use crate::knowledge::model::DataEffect;
 use crate::knowledge::KnowledgeBase;
 
-use super::canonical::{column_digest, content_digest, ColumnKind, RowDigest, RowHasher};
+use super::canonical::{column_digest, ColumnKind, ContentSum, RowDigest, RowHasher};
 use super::manifest::{ColumnManifest, RowRecord};
 
 /// The tables that hold what users made or configured, compared row by row. Logs, caches and
@@ -300,9 +300,14 @@ pub async fn read_tables(
     let scanned = database
         .scan_each(&only_scans, move |what: &str| {
             let plan = plan_of.get(what).cloned();
-            Arc::new(move |row: &[u8], found: &mut Vec<RowOutput>| {
+            // A scan hands each block's rows the same vector: one partial sum per block, so a
+            // table's memory is its row records, never one entry per row of a log table.
+            Arc::new(move |row: &[u8], found: &mut Vec<Partial>| {
                 if let Some(plan) = &plan {
-                    found.push(digest_row(plan, row));
+                    if found.is_empty() {
+                        found.push(Partial::default());
+                    }
+                    found[0].add(digest_row(plan, row));
                 }
             })
         })
@@ -320,22 +325,40 @@ pub struct RowOutput {
     record: Option<LiveRecord>,
 }
 
-pub(crate) fn summarise(plan: &TablePlan, rows: u64, found: Vec<RowOutput>) -> TableContent {
-    let mut fulls = Vec::with_capacity(found.len());
+/// Rows of one table summed up: the content so far and the row records (for users' work).
+#[derive(Default)]
+pub struct Partial {
+    content: ContentSum,
+    records: Vec<(String, LiveRecord)>,
+}
+
+impl Partial {
+    pub(crate) fn add(&mut self, output: RowOutput) {
+        self.content.add(&output.full);
+        if let (Some(key), Some(record)) = (output.key, output.record) {
+            self.records.push((key, record));
+        }
+    }
+}
+
+/// The table's content from its partial sums (in any order).
+pub(crate) fn summarise(plan: &TablePlan, rows: u64, partials: Vec<Partial>) -> TableContent {
+    let mut content = ContentSum::default();
     let mut records = plan.stable.as_ref().map(|_| BTreeMap::new());
     let mut duplicate_keys = Vec::new();
-    for output in found {
-        fulls.push(output.full);
-        if let (Some(records), Some(key), Some(record)) = (&mut records, output.key, output.record)
-        {
-            if let Some(_earlier) = records.insert(key.clone(), record) {
-                duplicate_keys.push(key);
+    for partial in partials {
+        content.merge(&partial.content);
+        if let Some(records) = &mut records {
+            for (key, record) in partial.records {
+                if let Some(_earlier) = records.insert(key.clone(), record) {
+                    duplicate_keys.push(key);
+                }
             }
         }
     }
     TableContent {
         rows,
-        content_sha256: content_digest(&mut fulls),
+        content_sha256: content.finish(),
         records,
         duplicate_keys,
     }

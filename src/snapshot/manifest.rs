@@ -95,7 +95,8 @@ pub struct FileEntry {
 pub struct TableManifest {
     pub name: String,
     pub rows: u64,
-    /// SHA-256 over the sorted digests of every row (all columns, canonical form).
+    /// The table's content: SHA-256 of its row count and the sum of every row's digest (all
+    /// columns, canonical form); see [`super::canonical::ContentSum`].
     pub content_sha256: String,
     /// Columns sorted by name, with their type and how they are hashed.
     pub columns: Vec<ColumnManifest>,

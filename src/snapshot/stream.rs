@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use super::canonical::hex;
-use super::content::{digest_row, summarise, TableContent, TablePlan};
+use super::content::{digest_row, summarise, Partial, TableContent, TablePlan};
 use super::manifest::FileEntry;
 use super::tools::{self, Tool};
 use super::SnapshotError;
@@ -239,7 +239,7 @@ fn read_copy_blocks(
             })
             .unwrap_or_default();
         let bar = plan.map(|plan| progress.rows(&format!("read {}", plan.table), None));
-        let mut outputs = Vec::new();
+        let mut partial = Partial::default();
         let mut rows = 0u64;
         for row in lines.by_ref() {
             let row = row?;
@@ -260,7 +260,7 @@ fn read_copy_blocks(
                         .unwrap_or(b"\\N"),
                 );
             }
-            outputs.push(digest_row(plan, &reordered));
+            partial.add(digest_row(plan, &reordered));
             if rows % PROGRESS_EVERY == 0 {
                 if let Some(bar) = &bar {
                     bar.inc(PROGRESS_EVERY);
@@ -271,7 +271,7 @@ fn read_copy_blocks(
             bar.finish_and_clear();
         }
         if let (Some(index), Some(plan)) = (plan_index, plan) {
-            found[index] = Some(summarise(plan, rows, outputs));
+            found[index] = Some(summarise(plan, rows, vec![partial]));
         }
     }
     Ok(())

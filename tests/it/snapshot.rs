@@ -443,6 +443,10 @@ fn a_hop_that_loses_a_row_or_stops_short_is_not_verified() {
 #[test]
 fn a_directory_format_snapshot_with_jobs_restores_in_parallel_and_verifies() {
     let source = fixture_db("upgraded-10.1.0");
+    // A fork's one-column table whose rows are empty strings: each one an empty COPY line.
+    source.execute(
+        "CREATE TABLE fork_notes (note text); INSERT INTO fork_notes VALUES (''), (''), ('x')",
+    );
     let work = tempfile::tempdir().unwrap();
     let snap = work.path().join("parallel");
     let taken = run_with_url(
@@ -505,6 +509,9 @@ fn a_directory_format_snapshot_with_jobs_restores_in_parallel_and_verifies() {
             .collect()
     };
     assert_eq!(contents(&manifest(&snap)), contents(&manifest(&single)));
+    assert!(contents(&manifest(&single))
+        .iter()
+        .any(|(table, rows, _)| table == "fork_notes" && *rows == 3));
 }
 
 #[test]
