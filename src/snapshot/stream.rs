@@ -26,6 +26,20 @@ pub const VALUE_OPTIONS: &str = "-c TimeZone=UTC -c bytea_output=hex";
 /// Rows between two updates of a table's progress bar.
 const PROGRESS_EVERY: u64 = 4096;
 
+/// How much pg_restore and the digesting thread yield to pg_dump when the cores are busy.
+const YIELDING_NICENESS: libc::c_int = 10;
+
+/// Lowers this thread's priority (Linux: a thread's own nice value); a thread of its own, so
+/// nothing else of the run is slowed.
+fn yield_to_the_dump() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain syscalls on this thread's own id.
+    unsafe {
+        let thread = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, thread, YIELDING_NICENESS);
+    }
+}
+
 /// A child process killed (and reaped) if the run ends before it does.
 struct Reaped(Option<Child>);
 
@@ -98,6 +112,18 @@ pub fn dump_and_digest(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // pg_dump (one core compressing) sets the pace: what reads its output yields to it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt as _;
+        // SAFETY: nice(2) is async-signal-safe and touches nothing of the parent.
+        unsafe {
+            restore.pre_exec(|| {
+                libc::nice(YIELDING_NICENESS);
+                Ok(())
+            });
+        }
+    }
     let mut restore = restore.spawn().map_err(spawn_failed(pg_restore))?;
     let restore_in = restore.stdin.take().expect("piped");
     let restore_out = restore.stdout.take().expect("piped");
@@ -125,7 +151,15 @@ pub fn dump_and_digest(
         .map(|(index, plan)| (plan.table.as_str(), index))
         .collect();
     let mut found: Vec<Option<TableContent>> = vec![None; plans.len()];
-    let parsed = read_copy_blocks(restore_out, schema, &by_name, plans, &mut found, progress);
+    let parsed = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                yield_to_the_dump();
+                read_copy_blocks(restore_out, schema, &by_name, plans, &mut found, progress)
+            })
+            .join()
+            .expect("the digesting thread does not panic")
+    });
 
     let dump_status = dump.wait();
     let dump_time = started.elapsed();
