@@ -14,8 +14,7 @@ use redash_upgrade::engine::{self, CheckRequest, DatabaseTarget};
 use redash_upgrade::inputs::DeploymentFiles;
 use redash_upgrade::knowledge::KnowledgeBase;
 use redash_upgrade::report::Progress;
-use redash_upgrade::testbed::{self, PgServer, Scale, FIXTURE_SECRET_KEY};
-use semver::Version;
+use redash_upgrade::testbed::{self, PgServer, FIXTURE_SECRET_KEY};
 
 /// The tables the 25.1 hop's checks read in full.
 const TABLES: [&str; 9] = [
@@ -41,22 +40,11 @@ fn main() -> anyhow::Result<()> {
     let mut err = std::io::stderr();
     let knowledge = KnowledgeBase::embedded()?;
     let server = PgServer::start()?;
-    server.create_database("large", None)?;
-    let started = Instant::now();
-    {
-        let mut client = server.connect("large")?;
-        testbed::load_release(
-            &mut client,
-            &knowledge,
-            &Version::new(10, 1, 0),
-            Scale::Large,
-        )?;
-        client.batch_execute("ANALYZE")?;
-    }
+    let loading = testbed::load_benchmark_database(&server, &knowledge, "large")?;
     writeln!(
         err,
         "loaded the large 10.1.0 fixture in {:.1} s",
-        started.elapsed().as_secs_f64()
+        loading.as_secs_f64()
     )?;
 
     let target = DatabaseTarget {

@@ -28,9 +28,8 @@ use redash_upgrade::report::Progress;
 use redash_upgrade::snapshot::content::{quote_ident, read_tables, snapshot_plans, TablePlan};
 use redash_upgrade::snapshot::tools::{self, Tool};
 use redash_upgrade::snapshot::{self, manifest, RestoreRequest, SnapshotError, SnapshotRequest};
-use redash_upgrade::testbed::{self, PgServer, Scale, FIXTURE_SECRET_KEY};
+use redash_upgrade::testbed::{self, PgServer, FIXTURE_SECRET_KEY};
 use redash_upgrade::verify::{self, VerifyRequest};
-use semver::Version;
 
 /// The statement timeout the CLI gives `snapshot`, `restore` and `verify`.
 const WHOLE_TABLE_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -415,23 +414,11 @@ fn main() -> anyhow::Result<()> {
 
     let knowledge = KnowledgeBase::embedded()?;
     let server = PgServer::start()?;
-    server.create_database("large", None)?;
-    let started = Instant::now();
-    {
-        let mut client = server.connect("large")?;
-        testbed::load_release(
-            &mut client,
-            &knowledge,
-            &Version::new(10, 1, 0),
-            Scale::Large,
-        )?;
-        client.batch_execute("VACUUM ANALYZE")?;
-        client.batch_execute("CHECKPOINT")?;
-    }
+    let loading = testbed::load_benchmark_database(&server, &knowledge, "large")?;
     writeln!(
         err,
         "loaded the large 10.1.0 fixture in {:.1} s",
-        started.elapsed().as_secs_f64()
+        loading.as_secs_f64()
     )?;
 
     let bench = Bench {

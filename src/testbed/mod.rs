@@ -99,3 +99,25 @@ pub fn load_release(
 pub fn apply_fork(client: &mut Client) -> Result<(), TestbedError> {
     client.batch_execute(FORK_SQL)
 }
+
+/// The benchmarks' database: `database` created on `server` and loaded with the large 10.1.0
+/// fixture, vacuumed, analysed and checkpointed so that every run starts alike. Returns how long
+/// loading took.
+pub fn load_benchmark_database(
+    server: &PgServer,
+    knowledge: &KnowledgeBase,
+    database: &str,
+) -> Result<std::time::Duration, TestbedError> {
+    server.create_database(database, None)?;
+    let started = std::time::Instant::now();
+    let mut client = server.connect(database)?;
+    load_release(
+        &mut client,
+        knowledge,
+        &Version::new(10, 1, 0),
+        Scale::Large,
+    )?;
+    client.batch_execute("VACUUM ANALYZE")?;
+    client.batch_execute("CHECKPOINT")?;
+    Ok(started.elapsed())
+}
