@@ -80,6 +80,11 @@ pub fn describe(error: &sqlx::Error) -> String {
     redact(&text)
 }
 
+/// A table or column name, double-quoted for SQL.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 /// Timeouts of a read-only session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {

@@ -46,8 +46,14 @@ fn parse_date(text: &str) -> Option<String> {
     (1..=days).contains(&day).then(|| text.to_owned())
 }
 
-/// The civil date of a day counted from 1970-01-01 (Howard Hinnant's `civil_from_days`).
+/// The civil date of a day counted from 1970-01-01, as `YYYY-MM-DD`.
 fn date_of_day(days: i64) -> String {
+    let (year, month, day) = civil_from_days(days);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// Year, month and day of a day counted from 1970-01-01 (Howard Hinnant's `civil_from_days`).
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let shifted = days + 719_468;
     let era = shifted.div_euclid(146_097);
     let day_of_era = shifted.rem_euclid(146_097);
@@ -62,7 +68,7 @@ fn date_of_day(days: i64) -> String {
         month_index - 9
     };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    (year, month, day)
 }
 
 #[cfg(test)]

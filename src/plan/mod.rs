@@ -7,7 +7,7 @@ mod version;
 
 use semver::Version;
 
-pub use date::{plan_date, DATE_VARIABLE};
+pub use date::{civil_from_days, plan_date, DATE_VARIABLE};
 pub use fit::DeploymentFit;
 pub use hop::{EnvChange, HopId, HopPlan, Phase, Step, HIDDEN_DEFAULT};
 pub use version::{resolve, ResolvedVersion};

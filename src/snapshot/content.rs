@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::checks::db::{copy_field, Scan};
 use crate::checks::{CannotRun, LiveDatabase};
 use crate::db::introspect::Catalog;
-use crate::db::ReadOnlySession;
+use crate::db::{quote_ident, ReadOnlySession};
 use crate::fernet::FernetKey;
 use crate::knowledge::model::DataEffect;
 use crate::knowledge::KnowledgeBase;
@@ -548,11 +548,6 @@ fn map_back(step: &MapBack, value: Option<Vec<u8>>) -> Vec<Option<Vec<u8>>> {
             vec![write(&json)]
         }
     }
-}
-
-/// A table or column name, quoted for SQL.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// Reads facts the manifest records about the server: its system identifier and the database.

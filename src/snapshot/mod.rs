@@ -7,7 +7,7 @@ pub mod canonical;
 pub mod content;
 pub mod manifest;
 mod restore;
-mod stream;
+pub(crate) mod stream;
 mod take;
 pub mod tools;
 

@@ -312,7 +312,7 @@ fn read_copy_blocks(
 }
 
 /// `COPY public.queries (id, "limit", ...) FROM stdin;` as its schema, table and columns.
-fn copy_header(line: &[u8]) -> Option<(String, String, Vec<String>)> {
+pub(crate) fn copy_header(line: &[u8]) -> Option<(String, String, Vec<String>)> {
     let text = std::str::from_utf8(line.strip_prefix(b"COPY ")?).ok()?;
     let text = text.strip_suffix(" FROM stdin;")?;
     let (name, columns) = text.split_once(" (")?;

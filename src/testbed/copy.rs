@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 
 use crate::knowledge::schema::{ReleaseSchema, Table};
 
-use super::server::quote_ident;
 use super::{Client, TestbedError};
+use crate::db::quote_ident;
 
 /// One field value offered by the generator.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use crate::knowledge::schema::{Function, ReleaseSchema};
 
-use super::server::quote_ident;
+use crate::db::quote_ident;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DdlError {

@@ -10,11 +10,12 @@ mod rng;
 mod server;
 mod upgrade;
 
+pub use crate::db::quote_ident;
 pub use client::Client;
 pub use copy::{CopyTable, Value};
 pub use ddl::{finish_sql, schema_sql, DdlError};
 pub use generate::{generate, Dataset, Scale, FIXTURE_SECRET_KEY};
-pub use server::{quote_ident, PgServer, Tls, BINDIR_ENV, SUPERUSER};
+pub use server::{PgServer, Tls, BINDIR_ENV, SUPERUSER};
 pub use upgrade::simulate_upgrade;
 
 use crate::knowledge::KnowledgeBase;

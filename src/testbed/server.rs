@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 use super::{Client, TestbedError};
+use crate::db::quote_ident;
 
 /// The superuser of the throwaway server.
 pub const SUPERUSER: &str = "postgres";
@@ -517,9 +518,4 @@ fn write_file(path: &Path, text: &str) -> Result<(), TestbedError> {
             what: format!("write {}", path.display()),
             source,
         })
-}
-
-/// Double-quotes an identifier for SQL.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }

@@ -11,10 +11,25 @@ use tokio::io::AsyncReadExt as _;
 use super::compare::TableVerdict;
 use crate::checks::db::copy_field;
 use crate::checks::LiveDatabase;
+use crate::db::quote_ident;
 use crate::snapshot::canonical::{write_canonical_json, ColumnKind};
-use crate::snapshot::content::quote_ident;
 use crate::snapshot::manifest::{Manifest, TableManifest};
+use crate::snapshot::stream::copy_header;
 use crate::snapshot::tools;
+
+/// Columns whose values are credentials: a diff shows only whether they changed, never the
+/// value. Data-source and destination options hold passwords and tokens
+/// in plain JSON before 7.0.0 and 10.0.0; the rest are hashes and API keys.
+const SECRET_COLUMNS: &[(&str, &str)] = &[
+    ("data_sources", "options"),
+    ("data_sources", "encrypted_options"),
+    ("notification_destinations", "options"),
+    ("notification_destinations", "encrypted_options"),
+    ("users", "password_hash"),
+    ("users", "api_key"),
+    ("queries", "api_key"),
+    ("api_keys", "api_key"),
+];
 
 /// Changed rows shown as a diff per table; the rest are named by key only.
 pub const ROWS_DIFFED: usize = 10;
@@ -60,8 +75,8 @@ pub async fn add_diffs(
             Err(why) => return Some(format!("changed rows are shown without a diff: {why}")),
         };
         for row in verdict.changed.iter_mut().take(ROWS_DIFFED) {
-            let old = render(table, before.get(&row.key));
-            let new = render(table, now.get(&row.key));
+            let old = render(table, before.get(&row.key), now.get(&row.key), "before");
+            let new = render(table, now.get(&row.key), before.get(&row.key), "now");
             row.diff = Some(
                 similar::TextDiff::from_lines(&old, &new)
                     .unified_diff()
@@ -74,9 +89,15 @@ pub async fn add_diffs(
     None
 }
 
-/// One `column: value` line per column of the snapshot's table, values made canonical as the
-/// digests see them (JSON with sorted keys).
-fn render(table: &TableManifest, row: Option<&BTreeMap<String, Option<String>>>) -> String {
+/// `row` as one `column: value` line per column, values made canonical as the digests see them
+/// (JSON with sorted keys); a credential is masked, and said to differ from `other` (the same row
+/// on the diff's other side) when it does.
+fn render(
+    table: &TableManifest,
+    row: Option<&BTreeMap<String, Option<String>>>,
+    other: Option<&BTreeMap<String, Option<String>>>,
+    side: &str,
+) -> String {
     let Some(row) = row else {
         return String::new();
     };
@@ -93,8 +114,18 @@ fn render(table: &TableManifest, row: Option<&BTreeMap<String, Option<String>>>)
         {
             continue;
         }
+        let secret = SECRET_COLUMNS.contains(&(table.name.as_str(), name.as_str()));
         let value = match row.get(name).and_then(Option::as_deref) {
             None => "NULL".to_owned(),
+            // Not even a digest: a weak password's is easily reversed.
+            Some(value) if secret => {
+                let other_value = other.and_then(|other| other.get(name)).cloned().flatten();
+                if other_value.as_deref() == Some(value) {
+                    "***".to_owned()
+                } else {
+                    format!("*** (hidden, {side})")
+                }
+            }
             Some(value) if kind == ColumnKind::Json => {
                 match serde_json::from_str::<serde_json::Value>(value) {
                     Ok(json) => {
@@ -152,18 +183,9 @@ async fn rows_in_dump(
     for line in script.split(|&byte| byte == b'\n') {
         match &columns {
             None => {
-                let text = String::from_utf8_lossy(line);
-                if let Some(rest) = text.strip_prefix("COPY ") {
-                    let list = rest
-                        .split_once('(')
-                        .and_then(|(_, after)| after.rsplit_once(')'))
-                        .map(|(inside, _)| inside)
-                        .unwrap_or_default();
-                    columns = Some(
-                        list.split(", ")
-                            .map(|name| name.trim_matches('"').replace("\"\"", "\""))
-                            .collect(),
-                    );
+                // The one table asked for; its schema is whatever the dump's is.
+                if let Some((_, _, names)) = copy_header(line) {
+                    columns = Some(names);
                 }
             }
             Some(names) => {

@@ -23,7 +23,7 @@ use crate::checks::db::SecretKey;
 use crate::checks::LiveDatabase;
 use crate::db::{DatabaseUrl, ReadOnlySession, Timeouts};
 use crate::detect::{self, Drift};
-use crate::knowledge::model::{Release, Revision};
+use crate::knowledge::model::Revision;
 use crate::knowledge::KnowledgeBase;
 use crate::report::Progress;
 use crate::snapshot::{manifest, Manifest, SnapshotError};
@@ -148,11 +148,7 @@ pub async fn compare_live(
     // Without --expect: the release the schema says it is (releases it cannot tell apart share
     // their head and their migrations).
     let target = expected.clone().or_else(|| release_now.last().cloned());
-    let baseline_release = baseline.release.candidates.last().cloned();
-    let between: Vec<&Revision> = match (&baseline_release, &target) {
-        (Some(from), Some(to)) => migrations_between(knowledge, from, to),
-        _ => Vec::new(),
-    };
+    let between = migrations_between(knowledge, baseline, target.as_ref());
     let alembic_problem = alembic_problem(knowledge, &detection, target.as_ref(), mode, baseline);
     let schema_differences: Vec<String> = describe_drift(&detection.drift)
         .into_iter()
@@ -208,18 +204,33 @@ pub async fn compare_live(
     })
 }
 
-/// The migrations of every release after `from` up to and including `to`, oldest first.
-pub fn migrations_between<'k>(
+/// What `alembic upgrade` applies from the snapshot's stamp (the release's heads when the stamp
+/// was unusable) to `to`'s heads, each revision after its parents.
+fn migrations_between<'k>(
     knowledge: &'k KnowledgeBase,
-    from: &Version,
-    to: &Version,
+    baseline: &Manifest,
+    to: Option<&Version>,
 ) -> Vec<&'k Revision> {
-    knowledge
-        .releases
-        .iter()
-        .filter(|release: &&Release| &release.version > from && &release.version <= to)
-        .flat_map(|release| release.migrations.iter())
-        .collect()
+    let Some(to) = to else {
+        return Vec::new();
+    };
+    let stamped: Vec<String> = if baseline.alembic.revisions.is_empty() {
+        baseline
+            .release
+            .candidates
+            .last()
+            .and_then(|release| knowledge.release(release))
+            .map(|release| release.alembic_heads.clone())
+            .unwrap_or_default()
+    } else {
+        baseline.alembic.revisions.clone()
+    };
+    let graph = knowledge.graph_at(to);
+    // A snapshot newer than `to` (or stamped with what no release ships): no hop in between.
+    if stamped.is_empty() || stamped.iter().any(|revision| graph.get(revision).is_none()) {
+        return Vec::new();
+    }
+    graph.revisions_to_apply(stamped.iter().map(String::as_str))
 }
 
 fn alembic_problem(

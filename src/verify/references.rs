@@ -10,9 +10,10 @@ use sqlx::Row as _;
 use super::compare::ValueNote;
 use crate::checks::LiveDatabase;
 use crate::db::introspect::Catalog;
+use crate::db::quote_ident;
 use crate::fernet::FernetKey;
 use crate::knowledge::model::{DataEffect, Revision, RewriteRule};
-use crate::snapshot::content::{decode_bytea, quote_ident};
+use crate::snapshot::content::decode_bytea;
 use crate::snapshot::SnapshotError;
 
 /// Ids named per broken reference; the count is complete.

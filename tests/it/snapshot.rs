@@ -562,3 +562,36 @@ fn clean_replaces_what_the_target_held_and_says_so() {
     let verified = run_with_url(&staging.tcp_url(), &["verify", "--baseline", path(&snap)]);
     assert_eq!(verified.status.code(), Some(0), "{}", stdout(&verified));
 }
+
+#[test]
+fn a_changed_credential_is_named_in_the_diff_but_never_shown() {
+    // Before 7.0.0 data-source options hold passwords in plain JSON.
+    let source = fixture_db("6.0.0");
+    let work = tempfile::tempdir().unwrap();
+    let snap = snapshot(&source, work.path(), "before");
+    let id: i64 = source
+        .client()
+        .scalar("SELECT min(id)::bigint FROM data_sources")
+        .unwrap();
+    let old_options: String = source
+        .client()
+        .scalar(&format!("SELECT options FROM data_sources WHERE id = {id}"))
+        .unwrap();
+    source.execute(&format!(
+        "UPDATE data_sources SET options = '{{\"password\": \"hunter2-planted\"}}' WHERE id = {id}"
+    ));
+    for format in ["text", "json", "markdown"] {
+        let verified = run_with_url(
+            &source.tcp_url(),
+            &["verify", "--baseline", path(&snap), "--format", format],
+        );
+        assert_eq!(verified.status.code(), Some(1), "{format}");
+        let out = stdout(&verified);
+        assert!(!out.contains("hunter2-planted"), "{format}: {out}");
+        assert!(!out.contains(&old_options), "{format}: {out}");
+        if format == "text" {
+            assert!(out.contains("-options: *** (hidden, before)"), "{out}");
+            assert!(out.contains("+options: *** (hidden, now)"), "{out}");
+        }
+    }
+}
