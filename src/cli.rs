@@ -16,6 +16,7 @@ use crate::knowledge::{KnowledgeBase, KnowledgeError, Origin};
 use crate::plan::{self, PlanError};
 use crate::report::snapshot::SnapshotCheck;
 use crate::report::{self, exit, ColorChoice, Document, Format, Progress, ReportError};
+use crate::rehearse::{self, RehearseRequest, Runner};
 use crate::snapshot::{self, RestoreRequest, SnapshotRequest};
 use crate::verify::{self, VerifyRequest};
 
@@ -71,6 +72,98 @@ pub enum Command {
     /// what the migrations in between declare
     #[command(after_help = exit::VERIFY_TABLE)]
     Verify(VerifyArgs),
+    /// Rehearse the upgrade on a staging copy: restore a snapshot, neutralize it, then every hop
+    /// (pre-flight checks, rollback point, migration through a runner, verify), timed and
+    /// journaled; `--resume` continues a run that was stopped
+    #[command(after_help = exit::REHEARSE_TABLE)]
+    Rehearse(Box<RehearseArgs>),
+}
+
+/// How `rehearse` runs a hop's migrations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunnerKind {
+    /// docker run --rm of the hop's image
+    Docker,
+    /// docker compose run of --compose-service with the hop's image
+    Compose,
+    /// Any command (--exec), e.g. an ECS run-task or a Kubernetes job
+    Exec,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RehearseArgs {
+    /// The production snapshot to rehearse (made by `redash-upgrade snapshot`)
+    #[arg(long, value_name = "DIR", required_unless_present = "restore_neutralized")]
+    pub snapshot: Option<PathBuf>,
+    /// The staging database the snapshot is restored into and migrated
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The release the snapshot is at, when its schema fits several (default: the newest)
+    #[arg(long)]
+    pub from: Option<String>,
+    /// The release to rehearse up to
+    #[arg(long, default_value = "latest")]
+    pub to: String,
+    /// How each hop's migration runs
+    #[arg(long, value_enum, default_value_t = RunnerKind::Docker)]
+    pub runner: RunnerKind,
+    /// With --runner exec: the command, run by sh, with {from} {to} {image} {from_head}
+    /// {to_head}; it gets the staging URL as REDASH_DATABASE_URL in its environment
+    #[arg(long, value_name = "TEMPLATE", required_if_eq("runner", "exec"))]
+    pub exec: Option<String>,
+    /// With --runner docker: the network the container joins (to reach the staging database)
+    #[arg(long, value_name = "NAME")]
+    pub docker_network: Option<String>,
+    /// With --runner compose: the compose file(s) of the staging project
+    #[arg(long, value_name = "PATH", required_if_eq("runner", "compose"))]
+    pub compose_file: Vec<PathBuf>,
+    /// With --runner compose: the project name
+    #[arg(long, value_name = "NAME")]
+    pub compose_project: Option<String>,
+    /// With --runner compose: the service that runs Redash's image
+    #[arg(long, value_name = "NAME", default_value = "server")]
+    pub compose_service: String,
+    /// A variable of this environment the migration gets too (repeatable); REDASH_SECRET_KEY
+    /// and REDASH_COOKIE_SECRET are passed when set
+    #[arg(long, value_name = "NAME")]
+    pub pass_env: Vec<String>,
+    /// Where the journal, the rollback points, the runner's logs and the reports are written
+    #[arg(long, value_name = "DIR", default_value = "redash-rehearsal")]
+    pub work_dir: PathBuf,
+    /// SQL of your own run on the copy after the built-in neutralization (in-house features),
+    /// every change it makes recorded so that --restore-neutralized undoes it
+    #[arg(long, value_name = "FILE")]
+    pub neutralize_sql: Option<PathBuf>,
+    /// The variable holding the secret key encrypted options are compared with
+    #[arg(long, value_name = "NAME")]
+    pub secret_key_env: Option<String>,
+    /// Leave a failed hop's copy as the migration left it, for inspection
+    #[arg(long)]
+    pub keep_failed: bool,
+    /// Continue the rehearsal journaled in --work-dir
+    #[arg(long)]
+    pub resume: bool,
+    /// Drop whatever the staging database holds before restoring
+    #[arg(long)]
+    pub clean: bool,
+    /// Connections for pg_dump and pg_restore
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: u32,
+    /// The directory holding pg_dump and pg_restore
+    #[arg(long, value_name = "DIR")]
+    pub pg_bindir: Option<PathBuf>,
+    /// Put back every original value the neutralization kept in the staging database
+    #[arg(long, conflicts_with_all = ["snapshot", "resume", "exec", "neutralize_sql", "keep_failed"])]
+    pub restore_neutralized: bool,
+    /// Do not ask for confirmation
+    #[arg(long)]
+    pub yes: bool,
+    /// Print every step and the command each hop would run, secrets masked, and do nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format (the work directory always gets report.md, report.json and report.html)
+    #[arg(long, value_enum, default_value_t = TicketFormat::Text)]
+    pub format: TicketFormat,
 }
 
 #[derive(Debug, clap::Args)]
@@ -616,10 +709,96 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
                 code,
             )
         }
+        Command::Rehearse(args) => rehearse_command(&knowledge, args)?,
     };
     out.write_all(&rendered)?;
     out.flush()?;
     Ok(code)
+}
+
+fn rehearse_command(
+    knowledge: &KnowledgeBase,
+    args: &RehearseArgs,
+) -> Result<(Vec<u8>, i32), CliError> {
+    let url: DatabaseUrl = args
+        .connect
+        .database_url
+        .as_deref()
+        .ok_or(CliError::DatabaseNeeded("rehearse"))?
+        .parse()?;
+    let yes = args.yes;
+    let confirm = move |question: &str| yes || ask(question);
+    if args.restore_neutralized {
+        let put_back = engine::block_on(async {
+            Ok(rehearse::restore_neutralized(
+                knowledge,
+                &url,
+                args.connect.connect_timeout,
+                args.dry_run,
+                &confirm,
+            )
+            .await?)
+        })?;
+        let code = if put_back.refused.is_empty() {
+            exit::SUCCESS
+        } else {
+            exit::BLOCKING_FINDINGS
+        };
+        return Ok((
+            report::rehearsal::render_put_back(args.format.into(), &put_back),
+            code,
+        ));
+    }
+    let runner = match args.runner {
+        RunnerKind::Docker => Runner::Docker {
+            network: args.docker_network.clone(),
+        },
+        RunnerKind::Compose => Runner::Compose {
+            files: args.compose_file.clone(),
+            project: args.compose_project.clone(),
+            service: args.compose_service.clone(),
+        },
+        RunnerKind::Exec => Runner::Exec {
+            template: args.exec.clone().unwrap_or_default(),
+        },
+    };
+    let request = RehearseRequest {
+        snapshot: args.snapshot.clone().unwrap_or_default(),
+        url,
+        connect_timeout: args.connect.connect_timeout,
+        from: args.from.clone(),
+        to: args.to.clone(),
+        runner,
+        passed_env: args.pass_env.clone(),
+        work: args.work_dir.clone(),
+        neutralize_sql: args.neutralize_sql.clone(),
+        secret_key: secret_key_from(args.secret_key_env.as_deref())?,
+        keep_failed: args.keep_failed,
+        resume: args.resume,
+        clean: args.clean,
+        jobs: args.jobs,
+        pg_bindir: args.pg_bindir.clone(),
+        progress: Progress::for_this_process(),
+    };
+    if args.dry_run {
+        let rehearsal = rehearse::dry_run(knowledge, &request).map_err(EngineError::from)?;
+        return Ok((
+            report::rehearsal::render(args.format.into(), &rehearsal),
+            exit::SUCCESS,
+        ));
+    }
+    let rehearsal = engine::block_on(async {
+        Ok(rehearse::rehearse(knowledge, request, &confirm).await?)
+    })?;
+    let code = if rehearsal.succeeded() {
+        exit::SUCCESS
+    } else {
+        exit::BLOCKING_FINDINGS
+    };
+    Ok((
+        report::rehearsal::render(args.format.into(), &rehearsal),
+        code,
+    ))
 }
 
 /// The statement timeout of `check` when none is given: its scans read whole tables.

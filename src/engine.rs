@@ -26,6 +26,8 @@ pub enum EngineError {
     Input(#[from] InputError),
     #[error(transparent)]
     Snapshot(#[from] crate::snapshot::SnapshotError),
+    #[error(transparent)]
+    Rehearse(#[from] crate::rehearse::RehearseError),
     #[error("give --from: {0}")]
     FromNeeded(String),
     #[error("--from {given} is {resolved}, but the database is at {found} (see `redash-upgrade detect`)")]

@@ -10,6 +10,7 @@ pub mod fernet;
 pub mod inputs;
 pub mod knowledge;
 pub mod plan;
+pub mod rehearse;
 pub mod report;
 pub mod snapshot;
 #[cfg(feature = "testbed")]

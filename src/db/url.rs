@@ -88,6 +88,12 @@ impl DatabaseUrl {
     }
 
     /// The URL with any password replaced by `***`, in the userinfo and in a `password=` parameter.
+    /// The URL as given, password included: only ever for the environment of a child process
+    /// that must connect (a migration run by `rehearse`), never for output.
+    pub fn secret_text(&self) -> &str {
+        &self.raw
+    }
+
     pub fn redacted(&self) -> String {
         redact(&self.raw)
     }

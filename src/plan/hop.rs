@@ -502,6 +502,15 @@ const REHEARSAL_SETTINGS: [(&str, &str, &str); 5] = [
     ),
 ];
 
+/// The settings of [`REHEARSAL_SETTINGS`] that `release` reads: name, value (`=true`, ` empty`)
+/// and what it stops.
+pub fn rehearsal_settings(release: &Release) -> Vec<&'static (&'static str, &'static str, &'static str)> {
+    REHEARSAL_SETTINGS
+        .iter()
+        .filter(|(name, ..)| release.env.iter().any(|variable| variable.name == *name))
+        .collect()
+}
+
 const PYTHON_RUNNER: &str = "redash.query_runner.python";
 
 fn steps(knowledge: &KnowledgeBase, hop: &HopPlan<'_>, fit: Option<&DeploymentFit>) -> Vec<Step> {
@@ -744,10 +753,7 @@ fn rehearsal_steps(knowledge: &KnowledgeBase, hop: &HopPlan<'_>, steps: &mut Ste
         ),
         None,
     );
-    let read: Vec<&(&str, &str, &str)> = REHEARSAL_SETTINGS
-        .iter()
-        .filter(|(name, ..)| to.env.iter().any(|variable| variable.name == *name))
-        .collect();
+    let read = rehearsal_settings(to);
     let settings: Vec<String> = read
         .iter()
         .map(|(name, value, stops)| format!("{name}{value} ({stops})"))

@@ -9,7 +9,7 @@ use semver::Version;
 
 pub use date::{civil_from_days, plan_date, DATE_VARIABLE};
 pub use fit::DeploymentFit;
-pub use hop::{EnvChange, HopId, HopPlan, Phase, Step, HIDDEN_DEFAULT};
+pub use hop::{rehearsal_settings, EnvChange, HopId, HopPlan, Phase, Step, HIDDEN_DEFAULT};
 pub use version::{resolve, ResolvedVersion};
 
 use crate::inputs::Deployment;

@@ -30,3 +30,6 @@ pub const RESTORE_TABLE: &str = "Exit codes:\n  0  restored, and the copy matche
 
 /// The table as `verify --help` shows it.
 pub const VERIFY_TABLE: &str = "Exit codes:\n  0  verified: nothing lost or changed beyond the declared effects\n  1  differences: rows missing, added or changed, schema or alembic not as\n     expected, broken references\n  2  the tool failed: could not connect or read, a damaged snapshot";
+
+/// `rehearse`.
+pub const REHEARSE_TABLE: &str = "Exit codes:\n  0  every hop migrated and verified (or --dry-run; --restore-neutralized:\n     everything put back)\n  1  a hop failed (checks, migration, alembic or verify), the restore differs,\n     or --restore-neutralized refused originals it cannot put back\n  2  the tool failed or refused: a damaged snapshot, a staging database that is\n     not empty or is the source, another rehearsal holds it, no confirmation";

@@ -16,7 +16,7 @@ pub use copy::{CopyTable, Value};
 pub use ddl::{finish_sql, schema_sql, DdlError};
 pub use generate::{generate, Dataset, Scale, FIXTURE_SECRET_KEY};
 pub use server::{PgServer, Tls, BINDIR_ENV, SUPERUSER};
-pub use upgrade::simulate_upgrade;
+pub use upgrade::{simulate_upgrade, simulate_upgrade_with};
 
 use crate::knowledge::KnowledgeBase;
 use semver::Version;

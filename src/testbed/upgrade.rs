@@ -147,6 +147,18 @@ pub fn simulate_upgrade(
     from: &Version,
     to: &Version,
 ) -> Result<(), TestbedError> {
+    simulate_upgrade_with(client, knowledge, from, to, &|| ())
+}
+
+/// [`simulate_upgrade`], calling `before_commit` with every change made and not yet committed
+/// (a test stops the process there to see an interrupted migration roll back).
+pub fn simulate_upgrade_with(
+    client: &mut Client,
+    knowledge: &KnowledgeBase,
+    from: &Version,
+    to: &Version,
+    before_commit: &dyn Fn(),
+) -> Result<(), TestbedError> {
     let target = knowledge
         .release(to)
         .ok_or_else(|| TestbedError::UnknownRelease(to.clone()))?;
@@ -180,6 +192,7 @@ pub fn simulate_upgrade(
         }
         let stamp = target.alembic_heads.join("");
         client.fetch_all(sqlx::query("UPDATE alembic_version SET version_num = $1").bind(stamp))?;
+        before_commit();
         client.batch_execute("COMMIT")
     })();
     if result.is_err() {

@@ -8,6 +8,7 @@ mod detect;
 mod knowledge;
 mod pg;
 mod plan;
+mod rehearse;
 mod platforms;
 mod snapshot;
 mod snapshot_safety;
