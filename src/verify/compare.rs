@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::neutralized::Neutralizations;
 use super::Mode;
 use crate::checks::LiveDatabase;
 use crate::db::introspect::Catalog;
@@ -45,6 +46,9 @@ pub struct TableVerdict {
     pub problem: Option<String>,
     /// What a migration in between is known to do to these columns, when rows changed.
     pub known_causes: Vec<String>,
+    /// Rows a rehearsal neutralized (their originals kept in `redash_upgrade.neutralized`),
+    /// differing only in what was neutralized: set apart, not counted.
+    pub neutralized: usize,
     /// A column of the stable digest is gone: that digest cannot be compared (the problem says
     /// so once, instead of every row).
     #[serde(skip)]
@@ -100,6 +104,7 @@ impl TableVerdict {
             content_same: None,
             problem: None,
             known_causes: Vec::new(),
+            neutralized: 0,
             stable_lost: false,
         }
     }
@@ -118,6 +123,7 @@ pub async fn compare_tables(
     between: &[&Revision],
     key: Option<Arc<FernetKey>>,
     mode: Mode,
+    neutralized: &Neutralizations,
 ) -> Result<Comparison, SnapshotError> {
     let mut not_compared = Vec::new();
     let mut verdicts = Vec::new();
@@ -169,7 +175,7 @@ pub async fn compare_tables(
         }
         if let Some(digests) = &baseline_table.row_digests {
             let records = manifest::read_rows_file(&directory.join(&digests.path), digests)?;
-            compare_rows(&mut verdict, &records, &content, plan);
+            compare_rows(&mut verdict, &records, &content, plan, neutralized, &digests.stable);
             if verdict.changed_count > 0 {
                 verdict.known_causes = known_causes(between, &plan.table, &verdict);
             }
@@ -403,15 +409,23 @@ fn compare_rows(
     records: &BTreeMap<String, manifest::RowRecord>,
     content: &TableContent,
     plan: &TablePlan,
+    neutralized: &Neutralizations,
+    stable_columns: &[String],
 ) {
     let Some(live) = &content.records else {
         return;
     };
     let mut missing = Vec::new();
     let mut changed = Vec::new();
+    let mut set_apart = 0;
     for (key, before) in records {
+        let marks = neutralized.get(&plan.table, key);
         let Some(now) = live.get(key) else {
-            missing.push(key.clone());
+            if marks.is_some_and(|marks| marks.deleted) {
+                set_apart += 1;
+            } else {
+                missing.push(key.clone());
+            }
             continue;
         };
         let mut columns = Vec::new();
@@ -434,6 +448,23 @@ fn compare_rows(
                 columns.push(digest.name.clone());
             }
         }
+        if let Some(marks) = marks {
+            let before_count = columns.len();
+            columns.retain(|column| {
+                let neutralized = if column == "stable" {
+                    marks
+                        .columns
+                        .iter()
+                        .any(|marked| stable_columns.contains(marked))
+                } else {
+                    marks.columns.contains(column)
+                };
+                !neutralized
+            });
+            if columns.is_empty() && before_count > 0 {
+                set_apart += 1;
+            }
+        }
         if !columns.is_empty() {
             changed.push(ChangedRow {
                 key: key.clone(),
@@ -445,8 +476,16 @@ fn compare_rows(
     let mut added: Vec<String> = live
         .keys()
         .filter(|key| !records.contains_key(*key))
+        .filter(|key| {
+            let inserted = neutralized
+                .get(&plan.table, key)
+                .is_some_and(|marks| marks.inserted);
+            set_apart += usize::from(inserted);
+            !inserted
+        })
         .cloned()
         .collect();
+    verdict.neutralized = set_apart;
     missing.sort_by(|left, right| compare_keys(left, right));
     added.sort_by(|left, right| compare_keys(left, right));
     changed.sort_by(|left, right| compare_keys(&left.key, &right.key));

@@ -9,6 +9,7 @@
 
 mod compare;
 mod diff;
+mod neutralized;
 mod references;
 
 use std::path::PathBuf;
@@ -165,10 +166,24 @@ pub async fn compare_live(
     );
     let key = secret_key
         .map(|secret| std::sync::Arc::new(crate::fernet::FernetKey::from_secret(&secret.value)));
-    let outcome = compare::compare_tables(
-        knowledge, baseline, directory, &catalog, &database, &between, key, mode,
-    )
-    .await;
+    let neutralizations = neutralized::read(&database).await;
+    let outcome = match neutralizations {
+        Ok(neutralizations) => {
+            compare::compare_tables(
+                knowledge,
+                baseline,
+                directory,
+                &catalog,
+                &database,
+                &between,
+                key,
+                mode,
+                &neutralizations,
+            )
+            .await
+        }
+        Err(error) => Err(error),
+    };
     let references = if outcome.is_ok() {
         references::check(&database, &catalog).await
     } else {
@@ -181,7 +196,13 @@ pub async fn compare_live(
         }
     }
     database.close().await;
-    let (tables, invalid_values, not_compared) = outcome?;
+    let (tables, invalid_values, mut not_compared) = outcome?;
+    for table in tables.iter().filter(|table| table.neutralized > 0) {
+        not_compared.push(format!(
+            "{}: {} row(s) neutralized by a rehearsal, their originals kept in redash_upgrade.neutralized (`rehearse --restore-neutralized` puts them back): set apart, not counted",
+            table.table, table.neutralized
+        ));
+    }
     Ok(VerifyReport {
         kind: "verify",
         mode,
