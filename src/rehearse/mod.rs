@@ -313,7 +313,7 @@ fn prepare(
             setting.value = String::new();
         }
     }
-    let staging_notes = vec![
+    let mut staging_notes = vec![
         format!(
             "Run no scheduler against the copy (the `{}` role of {}): the copy's schedules are paused once the last hop is verified, but a scheduler started earlier would run them.",
             target
@@ -326,6 +326,15 @@ fn prepare(
         ),
         "Let the copy reach no network beyond the data sources you test: data-source credentials come with the restored data.".to_owned(),
     ];
+    if let Runner::Docker { network } = &request.runner {
+        let host = request.url.connect_options().get_host().to_owned();
+        let local = matches!(host.as_str(), "localhost" | "127.0.0.1" | "::1") || host.starts_with('/');
+        if local && network.as_deref() != Some("host") {
+            staging_notes.push(format!(
+                "Warning: the staging database is at {host}, which inside the migration's container is the container itself: give --docker-network host, or a URL the container can reach."
+            ));
+        }
+    }
     Ok(Prepared {
         assumption,
         manifest,

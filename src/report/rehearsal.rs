@@ -106,6 +106,14 @@ fn text(rehearsal: &Rehearsal) -> String {
     let _ = writeln!(out, "snapshot: {}", journal.snapshot);
     let _ = writeln!(out, "staging:  {}", journal.staging);
     let _ = writeln!(out, "runner:   {}", journal.runner);
+    if rehearsal.dry_run {
+        let _ = writeln!(
+            out,
+            "restore: empty {} (or refuse it unless --clean), pg_restore the snapshot, compare the copy with its manifest",
+            journal.staging_database
+        );
+        let _ = writeln!(out, "neutralize: mute alerts, detach alert subscriptions, turn off e-mail about failed scheduled queries, then --neutralize-sql if given (originals kept in redash_upgrade)");
+    }
     for (index, hop) in journal.hops.iter().enumerate() {
         let number = index + 1;
         if rehearsal.dry_run {
@@ -114,18 +122,23 @@ fn text(rehearsal: &Rehearsal) -> String {
                 .get(index)
                 .map(|commands| commands.migrate_shown.as_str())
                 .unwrap_or("");
-            let _ = writeln!(out, "hop {number}: {} -> {}\n  {command}", hop.from, hop.to);
+            let _ = writeln!(out, "hop {number}: {} -> {}", hop.from, hop.to);
+            let _ = writeln!(out, "  check: the database checks of {} -> {}, read-only", hop.from, hop.to);
+            let _ = writeln!(out, "  snapshot: {}/snapshots/hop-{number}-before-{}", rehearsal.work_dir, hop.to);
+            let _ = writeln!(out, "  migrate (REDASH_DATABASE_URL in the environment): {command}");
             for (path, contents) in rehearsal
                 .commands
                 .get(index)
                 .map(|commands| commands.migrate.files.as_slice())
                 .unwrap_or_default()
             {
-                let _ = writeln!(out, "  with {}:", path.display());
+                let _ = writeln!(out, "    with {}:", path.display());
                 for line in contents.lines() {
-                    let _ = writeln!(out, "    {line}");
+                    let _ = writeln!(out, "      {line}");
                 }
             }
+            let _ = writeln!(out, "  alembic: must hold {} ({})", hop.to_head, hop.to);
+            let _ = writeln!(out, "  verify: against the hop's snapshot, expecting {}; on failure restore that snapshot unless --keep-failed", hop.to);
             continue;
         }
         let _ = writeln!(
@@ -142,6 +155,14 @@ fn text(rehearsal: &Rehearsal) -> String {
     }
     if let Some(failed) = rehearsal.failed_step() {
         let _ = writeln!(out, "failed: {}: {}", failed.id, failed.error.as_deref().unwrap_or(""));
+    }
+    if rehearsal.dry_run {
+        let _ = writeln!(out, "pause schedules: queries.schedule set to NULL at {}, originals kept", journal.to);
+    }
+    for note in &rehearsal.staging_notes {
+        if note.starts_with("Warning") {
+            let _ = writeln!(out, "{note}");
+        }
     }
     for file in &rehearsal.report_files {
         let _ = writeln!(out, "report: {file}");

@@ -9,6 +9,7 @@ mod knowledge;
 mod pg;
 mod plan;
 mod rehearse;
+mod rehearse_resume;
 mod platforms;
 mod snapshot;
 mod snapshot_safety;
