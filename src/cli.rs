@@ -367,7 +367,7 @@ pub struct ConnectArgs {
     )]
     pub database_url: Option<String>,
     /// Cancel any statement running longer than this (500ms, 30s, 2min) [default: 30s for
-    /// detect, 5min for check, 30min for snapshot, restore and verify]
+    /// detect, 5min for check, 30min for snapshot, restore, verify and rehearse]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub statement_timeout: Option<Duration>,
     /// Give up on a lock held by someone else after this long, rather than queue behind it
@@ -726,6 +726,14 @@ fn rehearse_command(
         .as_deref()
         .ok_or(CliError::DatabaseNeeded("rehearse"))?
         .parse()?;
+    let timeouts = Timeouts {
+        statement: args
+            .connect
+            .statement_timeout
+            .unwrap_or(WHOLE_TABLE_STATEMENT_TIMEOUT),
+        lock: args.connect.lock_timeout,
+        connect: args.connect.connect_timeout,
+    };
     let yes = args.yes;
     let confirm = move |question: &str| yes || ask(question);
     if args.restore_neutralized {
@@ -733,7 +741,7 @@ fn rehearse_command(
             Ok(rehearse::restore_neutralized(
                 knowledge,
                 &url,
-                args.connect.connect_timeout,
+                timeouts,
                 args.dry_run,
                 &confirm,
             )
@@ -765,7 +773,7 @@ fn rehearse_command(
     let request = RehearseRequest {
         snapshot: args.snapshot.clone().unwrap_or_default(),
         url,
-        connect_timeout: args.connect.connect_timeout,
+        timeouts,
         from: args.from.clone(),
         to: args.to.clone(),
         runner,

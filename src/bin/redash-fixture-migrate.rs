@@ -76,19 +76,22 @@ fn run(args: Args) -> anyhow::Result<()> {
             from.version
         );
     }
-    println!(
+    let mut stdout = std::io::stdout();
+    writeln!(
+        stdout,
         "INFO  [migrate] Running upgrade {} -> {}",
         from.alembic_heads.join(","),
         to.alembic_heads.join(",")
-    );
+    )?;
     let hold = Duration::from_secs(args.hold);
     testbed::simulate_upgrade_with(&mut client, &knowledge, &from.version, &to.version, &|| {
         if !hold.is_zero() {
-            println!("INFO  [migrate] holding the transaction for {} s", hold.as_secs());
-            let _ = std::io::stdout().flush();
+            let mut stdout = std::io::stdout();
+            let _ = writeln!(stdout, "INFO  [migrate] holding the transaction for {} s", hold.as_secs());
+            let _ = stdout.flush();
             std::thread::sleep(hold);
         }
     })?;
-    println!("INFO  [migrate] done");
+    writeln!(stdout, "INFO  [migrate] done")?;
     Ok(())
 }

@@ -11,7 +11,7 @@ pub mod runner;
 pub mod staging;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use semver::Version;
 use serde::Serialize;
@@ -76,7 +76,9 @@ pub struct RehearseRequest {
     pub snapshot: PathBuf,
     /// The staging database: restored into, written to.
     pub url: DatabaseUrl,
-    pub connect_timeout: Duration,
+    /// The timeouts of the rehearsal's reads (the snapshots, checks and comparisons); its own
+    /// writes wait up to 5 minutes for a lock a stopped migration may still hold.
+    pub timeouts: Timeouts,
     /// The release the snapshot is at, when its schema fits several.
     pub from: Option<String>,
     pub to: String,
@@ -196,6 +198,7 @@ fn prepare(
     knowledge: &KnowledgeBase,
     request: &RehearseRequest,
 ) -> Result<Prepared, RehearseError> {
+    request.runner.validate()?;
     let (manifest, problems) = manifest::open(&request.snapshot)?;
     if !problems.is_empty() {
         return Err(RehearseError::SnapshotDamaged(request.snapshot.clone()));
@@ -244,7 +247,6 @@ fn prepare(
             (newest, assumption)
         }
     };
-    request.runner.validate()?;
     let plan = plan::plan(knowledge, &from.to_string(), &request.to)?;
     let to = plan.to.version.clone();
     let database = request.url.database_name();
@@ -408,6 +410,7 @@ struct Run<'r> {
     journal: Journal,
     work: &'r Path,
     started: Option<Instant>,
+    progress: Progress,
 }
 
 impl Run<'_> {
@@ -446,7 +449,7 @@ impl Run<'_> {
         };
         self.started = Some(Instant::now());
         self.save()?;
-        eprintln!("{id}: {}...", kind.title());
+        self.progress.log(&format!("{id}: {}...", kind.title()));
         Ok(earlier)
     }
 
@@ -469,13 +472,10 @@ impl Run<'_> {
             step.error = error.clone();
         }
         self.save()?;
-        match (state, error) {
-            (StepState::Failed, Some(error)) => eprintln!("{id}: FAILED: {error}"),
-            _ => eprintln!(
-                "{id}: done in {:.1} s",
-                seconds.unwrap_or_default()
-            ),
-        }
+        self.progress.log(&match (state, error) {
+            (StepState::Failed, Some(error)) => format!("{id}: FAILED: {error}"),
+            _ => format!("{id}: done in {:.1} s", seconds.unwrap_or_default()),
+        });
         Ok(())
     }
 }
@@ -513,11 +513,7 @@ async fn restore_into(
 }
 
 fn read_timeouts(request: &RehearseRequest) -> Timeouts {
-    Timeouts {
-        statement: Duration::from_secs(30 * 60),
-        lock: Duration::from_secs(2),
-        connect: request.connect_timeout,
-    }
+    request.timeouts
 }
 
 fn restore_detail(outcome: &snapshot::RestoreOutcome) -> serde_json::Value {
@@ -574,7 +570,7 @@ pub async fn rehearse(
         (None, false) => new_journal(&request, &prepared),
     };
 
-    let timeouts = staging::write_timeouts(request.connect_timeout);
+    let timeouts = staging::write_timeouts(request.timeouts);
     let mut lock = Staging::connect(&request.url, timeouts).await?;
     if !lock.try_lock().await? {
         return Err(RehearseError::Locked(request.url.redacted()));
@@ -595,6 +591,7 @@ pub async fn rehearse(
         journal,
         work: &request.work,
         started: None,
+        progress: request.progress.clone(),
     };
     run.journal.runs += 1;
     run.journal.outcome = None;
@@ -607,6 +604,17 @@ pub async fn rehearse(
         Ok(false) => "failed",
         Err(_) => {
             lock.close().await;
+            // Refused before anything was done (a staging database that is not empty, the
+            // source itself): no journal is left to demand --resume.
+            let nothing_done = run.journal.runs == 1
+                && run
+                    .journal
+                    .steps
+                    .iter()
+                    .all(|step| step.kind == StepKind::Restore && step.state != StepState::Done);
+            if nothing_done {
+                let _ = std::fs::remove_file(Journal::path(&request.work));
+            }
             return Err(result.unwrap_err());
         }
     };
@@ -799,11 +807,7 @@ async fn hop_steps(
                 files: DeploymentFiles::default(),
                 database: Some(DatabaseTarget {
                     url: request.url.clone(),
-                    timeouts: Timeouts {
-                        statement: Duration::from_secs(5 * 60),
-                        lock: Duration::from_secs(2),
-                        connect: request.connect_timeout,
-                    },
+                    timeouts: request.timeouts,
                 }),
                 secret_key: request.secret_key.clone(),
                 quick: false,
@@ -1159,7 +1163,7 @@ fn remove_unfinished(directory: &Path) {
 pub async fn restore_neutralized(
     knowledge: &KnowledgeBase,
     url: &DatabaseUrl,
-    connect_timeout: Duration,
+    timeouts: Timeouts,
     dry_run: bool,
     confirm: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<PutBack, RehearseError> {
@@ -1167,10 +1171,7 @@ pub async fn restore_neutralized(
         knowledge,
         &DatabaseTarget {
             url: url.clone(),
-            timeouts: Timeouts {
-                connect: connect_timeout,
-                ..Timeouts::default()
-            },
+            timeouts,
         },
         None,
     )
@@ -1181,7 +1182,7 @@ pub async fn restore_neutralized(
         .last()
         .cloned()
         .ok_or_else(|| RehearseError::SnapshotRelease(PathBuf::from(url.redacted())))?;
-    let mut staging = Staging::connect(url, staging::write_timeouts(connect_timeout)).await?;
+    let mut staging = Staging::connect(url, staging::write_timeouts(timeouts)).await?;
     if !staging.try_lock().await? {
         return Err(RehearseError::Locked(url.redacted()));
     }

@@ -156,6 +156,7 @@ pub async fn applied(staging: &mut Staging, step: &str) -> Result<Option<u64>, D
 }
 
 /// A JSON key set in every row of `table` where it differs, its original kept.
+#[allow(clippy::too_many_arguments)]
 async fn set_json_key(
     staging: &mut Staging,
     step: &str,

@@ -133,12 +133,11 @@ impl Staging {
     }
 }
 
-/// The statement and lock timeouts of the rehearsal's own writes: a restore or a migration
-/// killed a moment ago may still hold locks while the server rolls it back.
-pub fn write_timeouts(connect: Duration) -> Timeouts {
+/// The timeouts of the rehearsal's own writes: `reads`', but a lock is waited for up to five
+/// minutes, since a migration stopped a moment ago may hold locks while the server rolls it back.
+pub fn write_timeouts(reads: Timeouts) -> Timeouts {
     Timeouts {
-        statement: Duration::from_secs(30 * 60),
-        lock: Duration::from_secs(5 * 60),
-        connect,
+        lock: reads.lock.max(Duration::from_secs(5 * 60)),
+        ..reads
     }
 }

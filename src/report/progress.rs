@@ -32,6 +32,20 @@ impl Progress {
         }
     }
 
+    /// A line of the run's log on stderr, always (above the bars while they are drawn): long
+    /// commands say which step they are at, in CI logs too.
+    pub fn log(&self, line: &str) {
+        use std::io::Write as _;
+        match &self.bars {
+            Some(bars) => {
+                let _ = bars.println(line);
+            }
+            None => {
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
+        }
+    }
+
     /// A bar counting the rows of `what`, out of `estimate` when known.
     pub fn rows(&self, what: &str, estimate: Option<u64>) -> ProgressBar {
         let Some(bars) = &self.bars else {

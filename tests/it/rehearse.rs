@@ -105,9 +105,13 @@ fn seven_to_ten_is_rehearsed_hop_by_hop_and_every_hop_verifies() {
         assert_eq!(step(&report, &format!("hop-{number}/verify"))["detail"]["verified"], true);
     }
     assert_eq!(report["journal"]["outcome"], "succeeded");
-    std::fs::copy(work.join("report.json"), "/tmp/rehearse-report.json").ok();
-    std::fs::copy(work.join("report.md"), "/tmp/rehearse-report.md").ok();
-    std::fs::copy(work.join("report.html"), "/tmp/rehearse-report.html").ok();
+    let html = std::fs::read_to_string(work.join("report.html")).unwrap();
+    assert!(html.contains("<h2>Timeline</h2>"));
+    assert_eq!(html.matches("class=\"bar done\"").count(), report["journal"]["steps"].as_array().unwrap().len());
+    let markdown = std::fs::read_to_string(work.join("report.md")).unwrap();
+    assert!(markdown.contains("| 2 | 8.0.0 -> 10.1.0 |"), "{markdown}");
+    assert!(markdown.contains("Tables this hop's migrations rewrite: notification_destinations"), "{markdown}");
+    assert!(markdown.contains("REDASH_FEATURE_DISABLE_REFRESH_QUERIES=true"), "{markdown}");
 }
 
 /// The schedules of `db`, by query id.
@@ -560,4 +564,62 @@ fn put_back_is_refused_where_a_later_migration_rewrote_what_the_operator_neutral
     assert!(text.contains("queries.schedule of row"), "{text}");
     assert!(text.contains("640888ce445d (7.0.0) changed it since"), "{text}");
     assert_eq!(count(&staging), kept, "nothing written");
+}
+
+#[test]
+fn a_staging_database_that_is_not_empty_is_refused_without_leaving_a_journal() {
+    let production = fixture_db("8.0.0");
+    let occupied = fixture_db("10.1.0");
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = production_snapshot(&production, dir.path());
+    let work = dir.path().join("work");
+    let template = exec_template("");
+    let args = [
+        "--snapshot",
+        path(&snapshot),
+        "--to",
+        "10.1.0",
+        "--runner",
+        "exec",
+        "--exec",
+        &template,
+        "--work-dir",
+        path(&work),
+        "--yes",
+    ];
+    let refused = rehearse(&occupied, &args);
+    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(stdout(&refused), "");
+    let error = stderr(&refused);
+    assert!(error.contains("not empty") || error.contains("--clean"), "{error}");
+    assert!(!work.join("journal.json").exists());
+    let mut with_clean = args.to_vec();
+    with_clean.push("--clean");
+    let done = rehearse(&occupied, &with_clean);
+    assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
+    assert_eq!(alembic(&occupied), "89bc7873a3e0");
+}
+
+#[test]
+fn bad_runner_arguments_are_one_line_errors_before_anything_is_read() {
+    let staging = empty_db();
+    let missing = tempfile::tempdir().unwrap();
+    let absent = missing.path().join("no-such-snapshot");
+    for (args, expected) in [
+        (vec!["--runner", "exec"], "--exec"),
+        (vec!["--runner", "exec", "--exec", "migrate {form}"], "unknown placeholder {form}"),
+        (
+            vec!["--runner", "exec", "--exec", "migrate --url postgresql://u:p@h/db"],
+            "holds a database URL",
+        ),
+        (vec!["--runner", "compose"], "--compose-file"),
+    ] {
+        let mut all = vec!["--snapshot", path(&absent), "--yes"];
+        all.extend(args);
+        let output = rehearse(&staging, &all);
+        assert_eq!(output.status.code(), Some(2), "{all:?}");
+        assert_eq!(stdout(&output), "");
+        assert!(stderr(&output).contains(expected), "{all:?}: {}", stderr(&output));
+        assert!(!stderr(&output).contains("u:p@"));
+    }
 }
