@@ -159,9 +159,17 @@ fn text(rehearsal: &Rehearsal) -> String {
     if rehearsal.dry_run {
         let _ = writeln!(out, "pause schedules: queries.schedule set to NULL at {}, originals kept", journal.to);
     }
+    if !rehearsal.staging_environment.is_empty() {
+        let _ = writeln!(out, "the copy's Redash roles run with:");
+        for setting in &rehearsal.staging_environment {
+            let _ = writeln!(out, "  {}={}    # {}", setting.name, setting.value, setting.why);
+        }
+    }
     for note in &rehearsal.staging_notes {
         if note.starts_with("Warning") {
             let _ = writeln!(out, "{note}");
+        } else {
+            let _ = writeln!(out, "  {note}");
         }
     }
     for file in &rehearsal.report_files {
