@@ -631,7 +631,7 @@ pub async fn rehearse(
         staging_notes: prepared.staging_notes,
         report_files: Vec::new(),
     };
-    rehearsal.report_files = crate::report::rehearsal::write_files(&rehearsal, &request.work)
+    crate::report::rehearsal::write_files(&mut rehearsal, &request.work)
         .map_err(|(path, source)| RehearseError::Io { path, source })?;
     Ok(rehearsal)
 }
@@ -753,11 +753,20 @@ async fn steps(
 }
 
 async fn neutralization_summary(staging: &mut Staging) -> Result<Vec<Neutralized>, RehearseError> {
+    // The steps share one transaction, so one time: in the order the neutralization did them,
+    // and in its words, as an uninterrupted run reports them.
+    let order = neutralize::STEPS
+        .iter()
+        .map(|step| format!("'{step}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let rows = staging
         .texts(
             "read the neutralization record",
             &format!(
-                "SELECT step || ' ' || rows FROM {}.neutralization ORDER BY applied_at, step",
+                "SELECT step || ' ' || rows || ' ' || coalesce(sql_sha256, '') \
+                 FROM {}.neutralization WHERE step <> 'pause-schedules' \
+                 ORDER BY applied_at, array_position(ARRAY[{order}], step), step",
                 neutralize::SCHEMA
             ),
         )
@@ -766,11 +775,14 @@ async fn neutralization_summary(staging: &mut Staging) -> Result<Vec<Neutralized
         .into_iter()
         .flatten()
         .filter_map(|line| {
-            let (step, rows) = line.split_once(' ')?;
+            let mut words = line.split(' ');
+            let step = words.next()?;
+            let rows = words.next()?.parse().ok()?;
+            let sum = words.next().filter(|sum| !sum.is_empty());
             Some(Neutralized {
                 step: step.to_owned(),
-                what: String::new(),
-                rows: rows.parse().ok()?,
+                what: neutralize::description(step, sum),
+                rows,
             })
         })
         .collect())

@@ -197,6 +197,30 @@ async fn set_json_key(
     Ok(rows)
 }
 
+/// What a step of [`neutralize`] did, as the report says it (a resumed run finds the step in
+/// our record and must say it in the same words).
+pub fn description(step: &str, sql_sha256: Option<&str>) -> String {
+    match step {
+        "mute-alerts" => "alerts muted (options.muted = true)".into(),
+        "detach-destinations" => {
+            "alert subscriptions (e-mail, Slack, webhook destinations) detached".into()
+        }
+        "failure-emails" => {
+            "organizations' e-mail about failed scheduled queries turned off".into()
+        }
+        "operator-sql" => format!("--neutralize-sql (SHA-256 {})", sql_sha256.unwrap_or("")),
+        _ => String::new(),
+    }
+}
+
+/// The steps of [`neutralize`], in the order it does them.
+pub const STEPS: [&str; 4] = [
+    "mute-alerts",
+    "detach-destinations",
+    "failure-emails",
+    "operator-sql",
+];
+
 async fn mark(
     staging: &mut Staging,
     step: &str,
@@ -267,7 +291,7 @@ async fn neutralize_in_transaction(
     .await?;
     done.push(Neutralized {
         step: "mute-alerts".into(),
-        what: "alerts muted (options.muted = true)".into(),
+        what: description("mute-alerts", None),
         rows: muted,
     });
     let subscriptions = count(
@@ -289,7 +313,7 @@ async fn neutralize_in_transaction(
         .await?;
     done.push(Neutralized {
         step: "detach-destinations".into(),
-        what: "alert subscriptions (e-mail, Slack, webhook destinations) detached".into(),
+        what: description("detach-destinations", None),
         rows: subscriptions,
     });
     let mails = set_json_key(
@@ -305,7 +329,7 @@ async fn neutralize_in_transaction(
     .await?;
     done.push(Neutralized {
         step: "failure-emails".into(),
-        what: "organizations' e-mail about failed scheduled queries turned off".into(),
+        what: description("failure-emails", None),
         rows: mails,
     });
     for (step, rows) in [
@@ -321,7 +345,7 @@ async fn neutralize_in_transaction(
         mark(staging, "operator-sql", release, rows, Some(&sum)).await?;
         done.push(Neutralized {
             step: "operator-sql".into(),
-            what: format!("--neutralize-sql (SHA-256 {sum})"),
+            what: description("operator-sql", Some(&sum)),
             rows,
         });
     }

@@ -28,10 +28,14 @@ pub fn render(format: Format, rehearsal: &Rehearsal) -> Vec<u8> {
 
 /// Writes the three reports in the work directory (each atomically); returns their paths.
 pub fn write_files(
-    rehearsal: &Rehearsal,
+    rehearsal: &mut Rehearsal,
     work: &Path,
-) -> Result<Vec<String>, (PathBuf, std::io::Error)> {
-    let mut written = Vec::new();
+) -> Result<(), (PathBuf, std::io::Error)> {
+    rehearsal.report_files = [MARKDOWN_FILE, JSON_FILE, HTML_FILE]
+        .iter()
+        .map(|name| work.join(name).display().to_string())
+        .collect();
+    let rehearsal = &*rehearsal;
     for (name, bytes) in [
         (MARKDOWN_FILE, markdown(rehearsal).into_bytes()),
         (JSON_FILE, json(rehearsal)),
@@ -40,9 +44,8 @@ pub fn write_files(
         let path = work.join(name);
         crate::rehearse::journal::write_atomically(&path, &bytes)
             .map_err(|error| (path.clone(), error))?;
-        written.push(path.display().to_string());
     }
-    Ok(written)
+    Ok(())
 }
 
 fn json(rehearsal: &Rehearsal) -> Vec<u8> {

@@ -275,6 +275,19 @@ pub fn command(
         None => None,
     };
     command.arg("--no-password");
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt as _;
+        // SAFETY: prctl is async-signal-safe. A tool outlives a killed run otherwise: a
+        // pg_restore left behind would go on loading a copy that a resumed run is restoring
+        // again, a pg_dump on writing a directory nobody will rename.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+    }
     Ok((command, password))
 }
 

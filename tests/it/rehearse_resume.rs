@@ -15,6 +15,7 @@ use std::fs::File;
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use redash_upgrade::testbed::Client;
@@ -29,8 +30,13 @@ const RUN_LIMIT: Duration = Duration::from_secs(90);
 
 /// What a held migration holds its transaction for: far longer than a resumed run takes, so
 /// that a held migration found gone was stopped, and did not end on its own.
-const LONG_HOLD: u64 = 30;
+const LONG_HOLD: u64 = 60;
 
+/// What the first of two rehearsals on one database holds its migration for: the second must be
+/// refused well within it.
+const LOCK_HOLD: u64 = 10;
+
+/// The runner's command: the stand-in for `{from}` -> `{to}`, held when `$REHEARSE_HOLD` is set.
 fn template() -> String {
     exec_template(" --hold ${REHEARSE_HOLD:-0} && echo 'migration command ended'")
 }
@@ -406,6 +412,31 @@ fn fingerprint(db: &TestDb) -> String {
     lines.join("\n")
 }
 
+/// Waits until the sessions of a killed run on `db` are gone (a statement it sent before it
+/// died, a commit say, may still be running).
+fn sessions_ended(db: &TestDb) {
+    let mut client = db.client();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let others: i64 = client
+            .scalar(&format!(
+                "SELECT count(*) FROM pg_stat_activity \
+                  WHERE datname = '{}' AND pid <> pg_backend_pid()",
+                db.name
+            ))
+            .unwrap();
+        if others == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: sessions of the killed run are still open 30 s later",
+            db.name
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Migrations holding their transaction on `database`: every change made, the stamp written
 /// last, the commit not yet sent (a session between two statements of a migration is idle in
 /// its transaction too, for an instant).
@@ -492,9 +523,10 @@ enum KillPoint {
 }
 
 impl KillPoint {
-    const ALL: [KillPoint; 5] = [
+    const ALL: [KillPoint; 6] = [
         KillPoint::RestoreStarted,
         KillPoint::RestoreDone,
+        KillPoint::NeutralizeCommittedNotJournaled,
         KillPoint::MigrationHeld,
         KillPoint::HopVerified,
         KillPoint::SnapshotStarted,
@@ -573,177 +605,217 @@ fn killed_anywhere_a_rehearsal_resumes_to_the_same_end_and_report() {
         "{paused} of {queries} paused"
     );
 
-    let mut seen = Vec::new();
-    for point in KillPoint::ALL {
-        let name = point.name();
-        let staging = empty_db();
-        let work = dir.path().join(name);
-        let mut running = start(
-            &format!("{name}.killed"),
-            &staging,
-            &plan.args(&work, false),
-            point.hold(),
-            logs,
-        );
-        let mut watcher = staging.client();
-        let at_kill = running.until(&work, name, |journal| match point {
-            KillPoint::RestoreStarted => state(journal, "restore") == Some("started"),
-            KillPoint::RestoreDone => state(journal, "restore") == Some("done"),
-            KillPoint::NeutralizeCommittedNotJournaled => {
-                state(journal, "neutralize") == Some("done")
-            }
-            KillPoint::MigrationHeld => {
-                state(journal, "hop-1/migrate") == Some("started")
-                    && !journal["runner_process_group"].is_null()
-                    && held_transactions(&mut watcher, &staging.name) > 0
-            }
-            KillPoint::HopVerified => state(journal, "hop-1/verify") == Some("done"),
-            KillPoint::SnapshotStarted => state(journal, "hop-2/snapshot") == Some("started"),
-        });
-        let group = at_kill["runner_process_group"]
-            .as_u64()
-            .map(|group| group as u32);
-        running.kill();
-        let killed_at = Instant::now();
-        let left = read_journal(&work).unwrap();
-        assert!(left["outcome"].is_null(), "{name}: {left:#}");
-        seen.push(format!("{name}: killed with\n{}", steps_shown(&left)));
-
-        let mut orphans = Vec::new();
-        match point {
-            KillPoint::NeutralizeCommittedNotJournaled => {
-                // Nothing after the neutralization writes to the copy before a migration: the
-                // copy is as the commit left it. The journal is made the one a kill between the
-                // commit and the journal's write leaves: the step started, nothing after it.
-                assert_eq!(
-                    state(&left, "hop-1/migrate"),
-                    None,
-                    "{name}: too late\n{left:#}"
-                );
-                let mut rewound = left.clone();
-                let steps = rewound["steps"].as_array_mut().unwrap();
-                steps.retain(|step| step["id"] == "restore" || step["id"] == "neutralize");
-                let neutralize = steps
-                    .iter_mut()
-                    .find(|step| step["id"] == "neutralize")
-                    .unwrap();
-                neutralize["state"] = "started".into();
-                neutralize["finished_at"] = Value::Null;
-                neutralize["seconds"] = Value::Null;
-                neutralize["detail"] = Value::Null;
-                std::fs::write(
-                    work.join("journal.json"),
-                    serde_json::to_vec_pretty(&rewound).unwrap(),
-                )
-                .unwrap();
-                let _ = std::fs::remove_dir_all(work.join("snapshots"));
-                let applied: i64 = watcher
-                    .scalar("SELECT count(*) FROM redash_upgrade.neutralization")
-                    .unwrap();
-                assert!(applied >= 3, "{name}: the neutralization is not committed");
-            }
-            KillPoint::MigrationHeld => {
-                // sh died with the rehearsal; the migration it started did not, and its
-                // transaction is still open on the server.
-                let group = group.expect("the runner's process group is journaled");
-                orphans = migrations_in_group(group);
-                assert_eq!(
-                    orphans.len(),
-                    1,
-                    "{name}: the held migration is not running"
-                );
-                assert!(
-                    held_transactions(&mut watcher, &staging.name) > 0,
-                    "{name}: the held migration's transaction is not open"
-                );
-                assert_eq!(left["dirty_hop"], 1, "{left:#}");
-            }
-            _ => {}
+    // Every kill point on a staging database of its own, two at a time.
+    let queue = Mutex::new(KillPoint::ALL.to_vec());
+    let notes = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| loop {
+                // (Not `while let`: its guard would hold the queue for the whole run.)
+                let next = queue.lock().unwrap().pop();
+                let Some(point) = next else { break };
+                let note =
+                    kill_and_resume(point, &plan, dir.path(), &expected_report, &expected_state);
+                notes.lock().unwrap().push(note);
+            });
         }
-        drop(watcher);
-
-        let resumed = run(
-            &format!("{name}.resumed"),
-            &staging,
-            &plan.args(&work, true),
-            logs,
+    });
+    // Where each kill landed, and how long its resumed run took.
+    {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stdout(),
+            "{}",
+            notes.into_inner().unwrap().join("\n")
         );
-        assert_eq!(
-            resumed.status.code(),
-            Some(0),
-            "{name}: the resumed run failed\n{}\njournal:\n{}",
-            resumed.shown(),
-            read_journal(&work)
-                .map(|journal| steps_shown(&journal))
-                .unwrap_or_default()
-        );
-        let got = report(&work);
-        let journal = &got["journal"];
-        assert_eq!(journal["outcome"], "succeeded", "{name}");
-        assert_eq!(journal["runs"], 2, "{name}");
-        assert!(journal["runner_process_group"].is_null(), "{name}");
-        assert!(journal["dirty_hop"].is_null(), "{name}");
-        assert_same(
-            &format!("{name}: the report"),
-            &expected_report,
-            &normalized(&got, &work, &staging),
-        );
-        assert_same(
-            &format!("{name}: the staging database"),
-            &expected_state,
-            &fingerprint(&staging),
-        );
-        // What the killed run had done is not done again.
-        for done in left["steps"].as_array().unwrap() {
-            let id = done["id"].as_str().unwrap();
-            if done["state"] == "done" && point != KillPoint::NeutralizeCommittedNotJournaled {
-                assert_eq!(
-                    step(journal, id).unwrap()["attempts"],
-                    1,
-                    "{name}: {id} was done before the kill and again after it"
-                );
-            }
-        }
-
-        let migrate = step(journal, "hop-1/migrate").unwrap();
-        let rollback = step(journal, "hop-1/rollback");
-        if point == KillPoint::MigrationHeld {
-            // The migration the killed run left was stopped, the hop rolled back to its
-            // snapshot, and migrated again.
-            assert_eq!(migrate["attempts"], 2, "{migrate:#}");
-            let rollback = rollback.expect("the interrupted hop is rolled back");
-            assert_eq!(rollback["state"], "done", "{rollback:#}");
-            assert_eq!(rollback["detail"]["restore_tested"], true, "{rollback:#}");
-            assert!(
-                killed_at.elapsed() < Duration::from_secs(LONG_HOLD),
-                "too slow to tell a stopped migration from one that ended on its own"
-            );
-            for orphan in &orphans {
-                assert!(
-                    !still_running(orphan),
-                    "{name}: the migration the killed run left (pid {}) still runs after the resumed run ended",
-                    orphan.pid
-                );
-            }
-            let held: i64 = staging
-                .client()
-                .scalar(&format!(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' \
-                       AND state LIKE 'idle in transaction%'",
-                    staging.name
-                ))
-                .unwrap();
-            assert_eq!(held, 0, "{name}: a transaction is left open");
-        } else {
-            assert_eq!(migrate["attempts"], 1, "{name}: {migrate:#}");
-            assert!(rollback.is_none(), "{name}: {rollback:#?}");
-        }
-        seen.push(format!(
-            "{name}: resumed in {:.1} s",
-            resumed.took.as_secs_f64()
-        ));
     }
-    eprintln!("{}", seen.join("\n"));
+}
+
+/// Starts a rehearsal of `plan`, kills it at `point`, resumes it, and compares the end with
+/// the uninterrupted run's; returns what happened, to show.
+fn kill_and_resume(
+    point: KillPoint,
+    plan: &Plan,
+    dir: &Path,
+    expected_report: &str,
+    expected_state: &str,
+) -> String {
+    let logs = dir;
+    let mut seen = Vec::new();
+    let name = point.name();
+    let staging = empty_db();
+    let work = dir.join(name);
+    let mut running = start(
+        &format!("{name}.killed"),
+        &staging,
+        &plan.args(&work, false),
+        point.hold(),
+        logs,
+    );
+    let mut watcher = staging.client();
+    let at_kill = running.until(&work, name, |journal| match point {
+        KillPoint::RestoreStarted => state(journal, "restore") == Some("started"),
+        KillPoint::RestoreDone => state(journal, "restore") == Some("done"),
+        KillPoint::NeutralizeCommittedNotJournaled => state(journal, "neutralize") == Some("done"),
+        KillPoint::MigrationHeld => {
+            state(journal, "hop-1/migrate") == Some("started")
+                && !journal["runner_process_group"].is_null()
+                && held_transactions(&mut watcher, &staging.name) > 0
+        }
+        KillPoint::HopVerified => state(journal, "hop-1/verify") == Some("done"),
+        KillPoint::SnapshotStarted => state(journal, "hop-2/snapshot") == Some("started"),
+    });
+    let group = at_kill["runner_process_group"]
+        .as_u64()
+        .map(|group| group as u32);
+    running.kill();
+    let killed_at = Instant::now();
+    let left = read_journal(&work).unwrap();
+    assert!(left["outcome"].is_null(), "{name}: {left:#}");
+    seen.push(format!("{name}: killed with\n{}", steps_shown(&left)));
+
+    let mut orphans = Vec::new();
+    match point {
+        KillPoint::NeutralizeCommittedNotJournaled => {
+            // Nothing after the neutralization writes to the copy before a migration: the
+            // copy is as the commit left it. The journal is made the one a kill between the
+            // commit and the journal's write leaves: the step started, nothing after it.
+            assert_eq!(
+                state(&left, "hop-1/migrate"),
+                None,
+                "{name}: too late\n{left:#}"
+            );
+            let mut rewound = left.clone();
+            let steps = rewound["steps"].as_array_mut().unwrap();
+            steps.retain(|step| step["id"] == "restore" || step["id"] == "neutralize");
+            let neutralize = steps
+                .iter_mut()
+                .find(|step| step["id"] == "neutralize")
+                .unwrap();
+            neutralize["state"] = "started".into();
+            neutralize["finished_at"] = Value::Null;
+            neutralize["seconds"] = Value::Null;
+            neutralize["detail"] = Value::Null;
+            std::fs::write(
+                work.join("journal.json"),
+                serde_json::to_vec_pretty(&rewound).unwrap(),
+            )
+            .unwrap();
+            let _ = std::fs::remove_dir_all(work.join("snapshots"));
+            let applied: i64 = watcher
+                .scalar("SELECT count(*) FROM redash_upgrade.neutralization")
+                .unwrap();
+            assert!(applied >= 3, "{name}: the neutralization is not committed");
+        }
+        KillPoint::MigrationHeld => {
+            // The runner's own process (sh) dies with the rehearsal; the migration it started
+            // does not, and its transaction is still open on the server.
+            let group = group.expect("the runner's process group is journaled");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while process(group).is_some_and(|found| found.state != 'Z') {
+                assert!(
+                    Instant::now() < deadline,
+                    "{name}: the runner (pid {group}) outlived the killed rehearsal by 10 s"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            orphans = migrations_in_group(group);
+            assert_eq!(
+                orphans.len(),
+                1,
+                "{name}: the held migration is not running"
+            );
+            assert!(
+                held_transactions(&mut watcher, &staging.name) > 0,
+                "{name}: the held migration's transaction is not open"
+            );
+            assert_eq!(left["dirty_hop"], 1, "{left:#}");
+        }
+        _ => {}
+    }
+    drop(watcher);
+
+    let resumed = run(
+        &format!("{name}.resumed"),
+        &staging,
+        &plan.args(&work, true),
+        logs,
+    );
+    assert_eq!(
+        resumed.status.code(),
+        Some(0),
+        "{name}: the resumed run failed\n{}\njournal:\n{}",
+        resumed.shown(),
+        read_journal(&work)
+            .map(|journal| steps_shown(&journal))
+            .unwrap_or_default()
+    );
+    let got = report(&work);
+    let journal = &got["journal"];
+    assert_eq!(journal["outcome"], "succeeded", "{name}");
+    assert_eq!(journal["runs"], 2, "{name}");
+    assert!(journal["runner_process_group"].is_null(), "{name}");
+    assert!(journal["dirty_hop"].is_null(), "{name}");
+    assert_same(
+        &format!("{name}: the report"),
+        expected_report,
+        &normalized(&got, &work, &staging),
+    );
+    assert_same(
+        &format!("{name}: the staging database"),
+        expected_state,
+        &fingerprint(&staging),
+    );
+    // What the killed run had done is not done again.
+    for done in left["steps"].as_array().unwrap() {
+        let id = done["id"].as_str().unwrap();
+        if done["state"] == "done" && point != KillPoint::NeutralizeCommittedNotJournaled {
+            assert_eq!(
+                step(journal, id).unwrap()["attempts"],
+                1,
+                "{name}: {id} was done before the kill and again after it"
+            );
+        }
+    }
+
+    let migrate = step(journal, "hop-1/migrate").unwrap();
+    let rollback = step(journal, "hop-1/rollback");
+    if point == KillPoint::MigrationHeld {
+        // The migration the killed run left was stopped, the hop rolled back to its
+        // snapshot, and migrated again.
+        assert_eq!(migrate["attempts"], 2, "{migrate:#}");
+        let rollback = rollback.expect("the interrupted hop is rolled back");
+        assert_eq!(rollback["state"], "done", "{rollback:#}");
+        assert_eq!(rollback["detail"]["restore_tested"], true, "{rollback:#}");
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(LONG_HOLD),
+            "too slow to tell a stopped migration from one that ended on its own"
+        );
+        for orphan in &orphans {
+            assert!(
+                !still_running(orphan),
+                "{name}: the migration the killed run left (pid {}) still runs after the resumed run ended",
+                orphan.pid
+            );
+        }
+        let held: i64 = staging
+            .client()
+            .scalar(&format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' \
+                   AND state LIKE 'idle in transaction%'",
+                staging.name
+            ))
+            .unwrap();
+        assert_eq!(held, 0, "{name}: a transaction is left open");
+    } else {
+        assert_eq!(migrate["attempts"], 1, "{name}: {migrate:#}");
+        assert!(rollback.is_none(), "{name}: {rollback:#?}");
+    }
+    seen.push(format!(
+        "{name}: resumed in {:.1} s",
+        resumed.took.as_secs_f64()
+    ));
+    seen.join("\n")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -765,7 +837,7 @@ fn a_second_rehearsal_on_the_same_staging_database_is_refused() {
         "first",
         &staging,
         &plan.args(&first_work, false),
-        Some(5),
+        Some(LOCK_HOLD),
         logs,
     );
     let mut watcher = staging.client();
@@ -830,6 +902,7 @@ fn killed_after_restore(plan: &Plan, staging: &TestDb, work: &Path, logs: &Path)
         state(journal, "restore") == Some("done")
     });
     running.kill();
+    sessions_ended(staging);
     std::fs::read(work.join("journal.json")).unwrap()
 }
 
