@@ -14,9 +14,9 @@ use crate::engine::{self, CheckRequest, DatabaseTarget, EngineError};
 use crate::inputs::DeploymentFiles;
 use crate::knowledge::{KnowledgeBase, KnowledgeError, Origin};
 use crate::plan::{self, PlanError};
+use crate::rehearse::{self, RehearseRequest, Runner};
 use crate::report::snapshot::SnapshotCheck;
 use crate::report::{self, exit, ColorChoice, Document, Format, Progress, ReportError};
-use crate::rehearse::{self, RehearseRequest, Runner};
 use crate::snapshot::{self, RestoreRequest, SnapshotRequest};
 use crate::verify::{self, VerifyRequest};
 
@@ -93,7 +93,11 @@ pub enum RunnerKind {
 #[derive(Debug, clap::Args)]
 pub struct RehearseArgs {
     /// The production snapshot to rehearse (made by `redash-upgrade snapshot`)
-    #[arg(long, value_name = "DIR", required_unless_present = "restore_neutralized")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "restore_neutralized"
+    )]
     pub snapshot: Option<PathBuf>,
     /// The staging database the snapshot is restored into and migrated
     #[command(flatten)]
@@ -738,14 +742,10 @@ fn rehearse_command(
     let confirm = move |question: &str| yes || ask(question);
     if args.restore_neutralized {
         let put_back = engine::block_on(async {
-            Ok(rehearse::restore_neutralized(
-                knowledge,
-                &url,
-                timeouts,
-                args.dry_run,
-                &confirm,
+            Ok(
+                rehearse::restore_neutralized(knowledge, &url, timeouts, args.dry_run, &confirm)
+                    .await?,
             )
-            .await?)
         })?;
         let code = if put_back.refused.is_empty() {
             exit::SUCCESS
@@ -795,9 +795,8 @@ fn rehearse_command(
             exit::SUCCESS,
         ));
     }
-    let rehearsal = engine::block_on(async {
-        Ok(rehearse::rehearse(knowledge, request, &confirm).await?)
-    })?;
+    let rehearsal =
+        engine::block_on(async { Ok(rehearse::rehearse(knowledge, request, &confirm).await?) })?;
     let code = if rehearsal.succeeded() {
         exit::SUCCESS
     } else {

@@ -69,7 +69,10 @@ fn run(args: Args) -> anyhow::Result<()> {
     if stamp.is_empty() {
         bail!("alembic_version is empty: nothing to upgrade from");
     }
-    if stamp.iter().any(|revision| !from.alembic_heads.contains(revision)) {
+    if stamp
+        .iter()
+        .any(|revision| !from.alembic_heads.contains(revision))
+    {
         bail!(
             "Can't locate revision identified by '{}' as {}'s head",
             stamp.join(","),
@@ -87,7 +90,11 @@ fn run(args: Args) -> anyhow::Result<()> {
     testbed::simulate_upgrade_with(&mut client, &knowledge, &from.version, &to.version, &|| {
         if !hold.is_zero() {
             let mut stdout = std::io::stdout();
-            let _ = writeln!(stdout, "INFO  [migrate] holding the transaction for {} s", hold.as_secs());
+            let _ = writeln!(
+                stdout,
+                "INFO  [migrate] holding the transaction for {} s",
+                hold.as_secs()
+            );
             let _ = stdout.flush();
             std::thread::sleep(hold);
         }

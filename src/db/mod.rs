@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use sqlx::postgres::PgSeverity;
 
+pub(crate) use session::connect;
 pub use session::{for_each_row, ReadOnlySession};
 pub use url::{redact, DatabaseUrl, UrlError};
 

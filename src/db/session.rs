@@ -42,22 +42,7 @@ impl ReadOnlySession {
         timeouts: Timeouts,
         snapshot: Option<&str>,
     ) -> Result<ReadOnlySession, DbError> {
-        let connect_failed = |reason: String| DbError::Connect {
-            url: url.redacted(),
-            reason,
-        };
-        let connection = tokio::time::timeout(
-            timeouts.connect,
-            PgConnection::connect_with(&url.connect_options()),
-        )
-        .await
-        .map_err(|_| {
-            connect_failed(format!(
-                "no answer within {} s",
-                timeouts.connect.as_secs_f64()
-            ))
-        })?
-        .map_err(|error| connect_failed(super::describe(&error)))?;
+        let connection = connect(url, timeouts).await?;
         let mut session = ReadOnlySession {
             connection,
             url: url.clone(),
@@ -269,6 +254,30 @@ pub fn for_each_row(block: &[u8], mut each_row: impl FnMut(&[u8])) {
         }
         current = next;
     }
+}
+
+/// A connection to `url`, given up after `timeouts.connect`; errors name the URL with its
+/// password masked.
+pub(crate) async fn connect(
+    url: &DatabaseUrl,
+    timeouts: Timeouts,
+) -> Result<PgConnection, DbError> {
+    let connect_failed = |reason: String| DbError::Connect {
+        url: url.redacted(),
+        reason,
+    };
+    tokio::time::timeout(
+        timeouts.connect,
+        PgConnection::connect_with(&url.connect_options()),
+    )
+    .await
+    .map_err(|_| {
+        connect_failed(format!(
+            "no answer within {} s",
+            timeouts.connect.as_secs_f64()
+        ))
+    })?
+    .map_err(|error| connect_failed(super::describe(&error)))
 }
 
 #[cfg(test)]

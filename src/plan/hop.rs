@@ -504,7 +504,9 @@ const REHEARSAL_SETTINGS: [(&str, &str, &str); 5] = [
 
 /// The settings of [`REHEARSAL_SETTINGS`] that `release` reads: name, value (`=true`, ` empty`)
 /// and what it stops.
-pub fn rehearsal_settings(release: &Release) -> Vec<&'static (&'static str, &'static str, &'static str)> {
+pub fn rehearsal_settings(
+    release: &Release,
+) -> Vec<&'static (&'static str, &'static str, &'static str)> {
     REHEARSAL_SETTINGS
         .iter()
         .filter(|(name, ..)| release.env.iter().any(|variable| variable.name == *name))

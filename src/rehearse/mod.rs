@@ -330,7 +330,8 @@ fn prepare(
     ];
     if let Runner::Docker { network } = &request.runner {
         let host = request.url.connect_options().get_host().to_owned();
-        let local = matches!(host.as_str(), "localhost" | "127.0.0.1" | "::1") || host.starts_with('/');
+        let local =
+            matches!(host.as_str(), "localhost" | "127.0.0.1" | "::1") || host.starts_with('/');
         if local && network.as_deref() != Some("host") {
             staging_notes.push(format!(
                 "Warning: the staging database is at {host}, which inside the migration's container is the container itself: give --docker-network host, or a URL the container can reach."
@@ -419,7 +420,12 @@ impl Run<'_> {
     }
 
     /// Marks `id` started; returns whether an earlier attempt had begun it.
-    fn begin(&mut self, id: &str, hop: Option<usize>, kind: StepKind) -> Result<bool, RehearseError> {
+    fn begin(
+        &mut self,
+        id: &str,
+        hop: Option<usize>,
+        kind: StepKind,
+    ) -> Result<bool, RehearseError> {
         let now = utc_now();
         let earlier = match self.journal.step_mut(id) {
             Some(step) => {
@@ -551,7 +557,10 @@ pub async fn rehearse(
         (Some(journal), true) => {
             let fresh = new_journal(&request, &prepared);
             let why = if journal.snapshot_manifest_sha256 != fresh.snapshot_manifest_sha256 {
-                Some(format!("snapshot {} with another manifest", journal.snapshot))
+                Some(format!(
+                    "snapshot {} with another manifest",
+                    journal.snapshot
+                ))
             } else if journal.staging_database != fresh.staging_database {
                 Some(format!("staging database {}", journal.staging))
             } else if journal.hops != fresh.hops {
@@ -606,12 +615,11 @@ pub async fn rehearse(
             lock.close().await;
             // Refused before anything was done (a staging database that is not empty, the
             // source itself): no journal is left to demand --resume.
-            let nothing_done = run.journal.runs == 1
-                && run
-                    .journal
-                    .steps
-                    .iter()
-                    .all(|step| step.kind == StepKind::Restore && step.state != StepState::Done);
+            let nothing_done =
+                run.journal.runs == 1
+                    && run.journal.steps.iter().all(|step| {
+                        step.kind == StepKind::Restore && step.state != StepState::Done
+                    });
             if nothing_done {
                 let _ = std::fs::remove_file(Journal::path(&request.work));
             }
@@ -670,12 +678,19 @@ async fn steps(
                     "restore",
                     StepState::Failed,
                     restore_detail(&outcome),
-                    Some(format!("the restored copy differs from the snapshot in {differences} place(s)")),
+                    Some(format!(
+                        "the restored copy differs from the snapshot in {differences} place(s)"
+                    )),
                 )?;
                 return Ok(false);
             }
             Err(error) => {
-                run.end("restore", StepState::Failed, serde_json::Value::Null, Some(error.to_string()))?;
+                run.end(
+                    "restore",
+                    StepState::Failed,
+                    serde_json::Value::Null,
+                    Some(error.to_string()),
+                )?;
                 return Err(error);
             }
         }
@@ -685,12 +700,14 @@ async fn steps(
     if !run.journal.is_done("neutralize") {
         let earlier = run.begin("neutralize", None, StepKind::Neutralize)?;
         let operator_sql = match &request.neutralize_sql {
-            Some(path) => Some(std::fs::read_to_string(path).map_err(|source| {
-                RehearseError::Io {
-                    path: path.clone(),
-                    source,
-                }
-            })?),
+            Some(path) => {
+                Some(
+                    std::fs::read_to_string(path).map_err(|source| RehearseError::Io {
+                        path: path.clone(),
+                        source,
+                    })?,
+                )
+            }
             None => None,
         };
         let already = if earlier {
@@ -702,12 +719,8 @@ async fn steps(
             // The transaction of the interrupted attempt committed: what it did is in our table.
             Some(_) => neutralization_summary(staging).await?,
             None => {
-                neutralize::neutralize(
-                    staging,
-                    &prepared.from.to_string(),
-                    operator_sql.as_deref(),
-                )
-                .await?
+                neutralize::neutralize(staging, &prepared.from.to_string(), operator_sql.as_deref())
+                    .await?
             }
         };
         run.end(
@@ -856,7 +869,12 @@ async fn hop_steps(
                 )?;
             }
             Err(error) => {
-                run.end(&check_id, StepState::Failed, serde_json::Value::Null, Some(error.to_string()))?;
+                run.end(
+                    &check_id,
+                    StepState::Failed,
+                    serde_json::Value::Null,
+                    Some(error.to_string()),
+                )?;
                 return Err(RehearseError::Check(Box::new(error)));
             }
         }
@@ -872,11 +890,15 @@ async fn hop_steps(
             // since (no migration ran after the snapshot began).
             let alembic = staging.alembic().await?;
             match manifest::open(&before) {
-                Ok((found, problems)) if problems.is_empty() && {
-                    let mut recorded = found.alembic.revisions.clone();
-                    recorded.sort();
-                    recorded == alembic
-                } => reused = Some(found),
+                Ok((found, problems))
+                    if problems.is_empty() && {
+                        let mut recorded = found.alembic.revisions.clone();
+                        recorded.sort();
+                        recorded == alembic
+                    } =>
+                {
+                    reused = Some(found)
+                }
                 _ => {
                     std::fs::remove_dir_all(&before).map_err(|source| RehearseError::Io {
                         path: before.clone(),
@@ -960,16 +982,24 @@ async fn hop_steps(
                     .stderr(std::process::Stdio::null())
                     .status();
             }
-            if !roll_back(knowledge, request, run, staging, &rollback_id, number, &before).await? {
+            if !roll_back(
+                knowledge,
+                request,
+                run,
+                staging,
+                &rollback_id,
+                number,
+                &before,
+            )
+            .await?
+            {
                 return Ok(false);
             }
         }
         run.journal.dirty_hop = Some(number);
         run.begin(&migrate_id, Some(number), StepKind::Migrate)?;
         let passed = passed_names(&request.passed_env);
-        let rendered = request
-            .runner
-            .render(hop_command, &passed, &request.work)?;
+        let rendered = request.runner.render(hop_command, &passed, &request.work)?;
         let environment = vec![(
             "REDASH_DATABASE_URL".to_owned(),
             request.url.secret_text().to_owned(),
@@ -1035,7 +1065,16 @@ async fn hop_steps(
         if let Some(problem) = problem {
             run.end(&migrate_id, StepState::Failed, detail, Some(problem))?;
             if !request.keep_failed {
-                roll_back(knowledge, request, run, staging, &rollback_id, number, &before).await?;
+                roll_back(
+                    knowledge,
+                    request,
+                    run,
+                    staging,
+                    &rollback_id,
+                    number,
+                    &before,
+                )
+                .await?;
             }
             return Ok(false);
         }
@@ -1077,7 +1116,16 @@ async fn hop_steps(
     }
     run.save()?;
     if !request.keep_failed {
-        roll_back(knowledge, request, run, staging, &rollback_id, number, &before).await?;
+        roll_back(
+            knowledge,
+            request,
+            run,
+            staging,
+            &rollback_id,
+            number,
+            &before,
+        )
+        .await?;
     }
     Ok(false)
 }
@@ -1109,7 +1157,12 @@ async fn roll_back(
             Ok(false)
         }
         Err(error) => {
-            run.end(id, StepState::Failed, serde_json::Value::Null, Some(error.to_string()))?;
+            run.end(
+                id,
+                StepState::Failed,
+                serde_json::Value::Null,
+                Some(error.to_string()),
+            )?;
             Err(error)
         }
     }
@@ -1158,7 +1211,10 @@ fn remove_unfinished(directory: &Path) {
     let Some(parent) = directory.parent() else {
         return;
     };
-    let Some(name) = directory.file_name().map(|name| name.to_string_lossy().into_owned()) else {
+    let Some(name) = directory
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+    else {
         return;
     };
     let prefix = format!(".{name}.partial-");

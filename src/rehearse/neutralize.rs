@@ -387,7 +387,9 @@ async fn run_captured(staging: &mut Staging, sql: &str, release: &str) -> Result
         .execute("install the capture triggers", &create)
         .await?;
     staging.execute("run --neutralize-sql", sql).await?;
-    staging.execute("remove the capture triggers", &drop).await?;
+    staging
+        .execute("remove the capture triggers", &drop)
+        .await?;
     let after = count(
         staging,
         "count our records",
@@ -575,7 +577,10 @@ pub async fn restore_neutralized(
     let mut sql = String::from("BEGIN;");
     for record in &records {
         let table = crate::db::quote_ident(&record.table);
-        let source = format!("(SELECT * FROM {SCHEMA}.neutralized WHERE id = {})", record.id);
+        let source = format!(
+            "(SELECT * FROM {SCHEMA}.neutralized WHERE id = {})",
+            record.id
+        );
         let statement = match (&record.kind[..], &record.column) {
             ("value", Some(column)) => {
                 let quoted = crate::db::quote_ident(column);

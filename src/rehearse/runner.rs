@@ -71,7 +71,10 @@ impl Rendered {
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {
     #[error("{runner} runner: the knowledge base confirms no image for {release}; use --runner exec with an image you trust")]
-    NoImage { runner: &'static str, release: String },
+    NoImage {
+        runner: &'static str,
+        release: String,
+    },
     #[error("--exec: {0}")]
     Template(String),
     #[error("could not start {program}: {source}")]
@@ -151,7 +154,10 @@ impl Runner {
                 break;
             };
             let name = &after[..end];
-            if !PLACEHOLDERS.contains(&name) && !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            if !PLACEHOLDERS.contains(&name)
+                && !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
                 return Err(RunnerError::Template(format!(
                     "unknown placeholder {{{name}}} (known: {})",
                     PLACEHOLDERS
@@ -216,10 +222,7 @@ impl Runner {
                 service,
             } => {
                 let image = image("compose")?;
-                let override_path = work.join(format!(
-                    "hop-{}-compose.override.yml",
-                    hop.index
-                ));
+                let override_path = work.join(format!("hop-{}-compose.override.yml", hop.index));
                 let override_text = format!(
                     "# Written by redash-upgrade rehearse: the hop to {} runs the image of that release.\nservices:\n  {service}:\n    image: {image}\n",
                     hop.to

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection, Row as _};
 
-use crate::db::{describe, DatabaseUrl, DbError, Timeouts};
+use crate::db::{DatabaseUrl, DbError, Timeouts};
 
 /// The advisory lock's two keys: "REDA" and "REHR" in ASCII, so that `pg_locks` shows whose it
 /// is to anyone who knows.
@@ -20,22 +20,7 @@ pub struct Staging {
 impl Staging {
     /// Connects with the statement and lock timeouts given, which apply to every statement.
     pub async fn connect(url: &DatabaseUrl, timeouts: Timeouts) -> Result<Staging, DbError> {
-        let connect_failed = |reason: String| DbError::Connect {
-            url: url.redacted(),
-            reason,
-        };
-        let connection = tokio::time::timeout(
-            timeouts.connect,
-            PgConnection::connect_with(&url.connect_options()),
-        )
-        .await
-        .map_err(|_| {
-            connect_failed(format!(
-                "no answer within {} s",
-                timeouts.connect.as_secs_f64()
-            ))
-        })?
-        .map_err(|error| connect_failed(describe(&error)))?;
+        let connection = crate::db::connect(url, timeouts).await?;
         let mut staging = Staging {
             connection,
             url: url.clone(),
@@ -85,7 +70,10 @@ impl Staging {
             .fetch_all(&mut self.connection)
             .await
             .map_err(|error| DbError::query(what, &error))?;
-        Ok(rows.iter().map(|row| row.get::<Option<String>, _>(0)).collect())
+        Ok(rows
+            .iter()
+            .map(|row| row.get::<Option<String>, _>(0))
+            .collect())
     }
 
     /// The revisions `alembic_version` holds, sorted; empty when the table is missing or empty.

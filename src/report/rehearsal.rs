@@ -99,7 +99,10 @@ fn window(rehearsal: &Rehearsal, hop: usize) -> Option<f64> {
         .iter()
         .map(|kind| seconds(step(rehearsal, &format!("hop-{hop}/{kind}"))))
         .collect();
-    parts.iter().all(Option::is_some).then(|| parts.iter().flatten().sum())
+    parts
+        .iter()
+        .all(Option::is_some)
+        .then(|| parts.iter().flatten().sum())
 }
 
 fn text(rehearsal: &Rehearsal) -> String {
@@ -126,9 +129,20 @@ fn text(rehearsal: &Rehearsal) -> String {
                 .map(|commands| commands.migrate_shown.as_str())
                 .unwrap_or("");
             let _ = writeln!(out, "hop {number}: {} -> {}", hop.from, hop.to);
-            let _ = writeln!(out, "  check: the database checks of {} -> {}, read-only", hop.from, hop.to);
-            let _ = writeln!(out, "  snapshot: {}/snapshots/hop-{number}-before-{}", rehearsal.work_dir, hop.to);
-            let _ = writeln!(out, "  migrate (REDASH_DATABASE_URL in the environment): {command}");
+            let _ = writeln!(
+                out,
+                "  check: the database checks of {} -> {}, read-only",
+                hop.from, hop.to
+            );
+            let _ = writeln!(
+                out,
+                "  snapshot: {}/snapshots/hop-{number}-before-{}",
+                rehearsal.work_dir, hop.to
+            );
+            let _ = writeln!(
+                out,
+                "  migrate (REDASH_DATABASE_URL in the environment): {command}"
+            );
             for (path, contents) in rehearsal
                 .commands
                 .get(index)
@@ -157,15 +171,28 @@ fn text(rehearsal: &Rehearsal) -> String {
         );
     }
     if let Some(failed) = rehearsal.failed_step() {
-        let _ = writeln!(out, "failed: {}: {}", failed.id, failed.error.as_deref().unwrap_or(""));
+        let _ = writeln!(
+            out,
+            "failed: {}: {}",
+            failed.id,
+            failed.error.as_deref().unwrap_or("")
+        );
     }
     if rehearsal.dry_run {
-        let _ = writeln!(out, "pause schedules: queries.schedule set to NULL at {}, originals kept", journal.to);
+        let _ = writeln!(
+            out,
+            "pause schedules: queries.schedule set to NULL at {}, originals kept",
+            journal.to
+        );
     }
     if !rehearsal.staging_environment.is_empty() {
         let _ = writeln!(out, "the copy's Redash roles run with:");
         for setting in &rehearsal.staging_environment {
-            let _ = writeln!(out, "  {}={}    # {}", setting.name, setting.value, setting.why);
+            let _ = writeln!(
+                out,
+                "  {}={}    # {}",
+                setting.name, setting.value, setting.why
+            );
         }
     }
     for note in &rehearsal.staging_notes {
@@ -185,7 +212,11 @@ fn markdown(rehearsal: &Rehearsal) -> String {
     let journal = &rehearsal.journal;
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", headline(rehearsal));
-    let _ = writeln!(out, "- Snapshot rehearsed: `{}` (manifest SHA-256 `{}`)", journal.snapshot, journal.snapshot_manifest_sha256);
+    let _ = writeln!(
+        out,
+        "- Snapshot rehearsed: `{}` (manifest SHA-256 `{}`)",
+        journal.snapshot, journal.snapshot_manifest_sha256
+    );
     let _ = writeln!(out, "- Staging database: `{}`", journal.staging);
     let _ = writeln!(out, "- Runner: `{}`", journal.runner);
     if let Some(assumption) = &journal.assumption {
@@ -202,7 +233,10 @@ fn markdown(rehearsal: &Rehearsal) -> String {
 
     if !rehearsal.dry_run {
         let _ = writeln!(out, "## Hops\n");
-        let _ = writeln!(out, "| hop | path | pre-flight | snapshot s | migrate s | verify s | window s | result |");
+        let _ = writeln!(
+            out,
+            "| hop | path | pre-flight | snapshot s | migrate s | verify s | window s | result |"
+        );
         let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
         for (index, hop) in journal.hops.iter().enumerate() {
             let number = index + 1;
@@ -215,7 +249,10 @@ fn markdown(rehearsal: &Rehearsal) -> String {
                 )
             });
             let verify = step(rehearsal, &format!("hop-{number}/verify"));
-            let result = match (verify.map(|step| step.state), step(rehearsal, &format!("hop-{number}/migrate")).map(|step| step.state)) {
+            let result = match (
+                verify.map(|step| step.state),
+                step(rehearsal, &format!("hop-{number}/migrate")).map(|step| step.state),
+            ) {
                 (Some(StepState::Done), _) => "verified".to_owned(),
                 (Some(StepState::Failed), _) => "NOT verified".to_owned(),
                 (_, Some(StepState::Failed)) => "migration FAILED".to_owned(),
@@ -238,7 +275,11 @@ fn markdown(rehearsal: &Rehearsal) -> String {
     let _ = writeln!(out, "## The copy, neutralized\n");
     for id in ["neutralize", "pause-schedules"] {
         if let Some(record) = step(rehearsal, id) {
-            for item in record.detail["neutralized"].as_array().into_iter().flatten() {
+            for item in record.detail["neutralized"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
                 let _ = writeln!(
                     out,
                     "- {}: {} row(s){}",
@@ -259,7 +300,11 @@ fn markdown(rehearsal: &Rehearsal) -> String {
     let _ = writeln!(out, "\nThe originals are kept in the copy's `redash_upgrade` schema; `redash-upgrade rehearse --restore-neutralized` puts them back.\n");
     let _ = writeln!(out, "Run the copy's Redash roles with:\n\n```");
     for setting in &rehearsal.staging_environment {
-        let _ = writeln!(out, "{}={}    # {}", setting.name, setting.value, setting.why);
+        let _ = writeln!(
+            out,
+            "{}={}    # {}",
+            setting.name, setting.value, setting.why
+        );
     }
     let _ = writeln!(out, "```\n");
     for note in &rehearsal.staging_notes {
@@ -271,11 +316,22 @@ fn markdown(rehearsal: &Rehearsal) -> String {
         let number = index + 1;
         let _ = writeln!(out, "## Hop {number}: {} -> {}\n", hop.from, hop.to);
         if let Some(image) = &hop.image {
-            let _ = writeln!(out, "Image `{image}`; alembic `{}` -> `{}`.\n", hop.from_head, hop.to_head);
+            let _ = writeln!(
+                out,
+                "Image `{image}`; alembic `{}` -> `{}`.\n",
+                hop.from_head, hop.to_head
+            );
         }
         if !rehearsal.dry_run {
-            let _ = writeln!(out, "| step | state | attempts | seconds |\n|---|---|---|---|");
-            for record in journal.steps.iter().filter(|record| record.hop == Some(number)) {
+            let _ = writeln!(
+                out,
+                "| step | state | attempts | seconds |\n|---|---|---|---|"
+            );
+            for record in journal
+                .steps
+                .iter()
+                .filter(|record| record.hop == Some(number))
+            {
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} |",
@@ -293,7 +349,13 @@ fn markdown(rehearsal: &Rehearsal) -> String {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|table| format!("{} ({} rows)", table["table"].as_str().unwrap_or(""), table["rows"]))
+                .map(|table| {
+                    format!(
+                        "{} ({} rows)",
+                        table["table"].as_str().unwrap_or(""),
+                        table["rows"]
+                    )
+                })
                 .collect();
             let _ = writeln!(
                 out,
@@ -305,11 +367,18 @@ fn markdown(rehearsal: &Rehearsal) -> String {
             );
         }
         if let Some(check) = step(rehearsal, &format!("hop-{number}/check")) {
-            let findings = check.detail["findings"].as_array().cloned().unwrap_or_default();
+            let findings = check.detail["findings"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             if findings.is_empty() {
                 let _ = writeln!(out, "Pre-flight checks of the copy's data: no finding.\n");
             } else {
-                let _ = writeln!(out, "Pre-flight checks of the copy's data ({} finding(s)):\n", findings.len());
+                let _ = writeln!(
+                    out,
+                    "Pre-flight checks of the copy's data ({} finding(s)):\n",
+                    findings.len()
+                );
                 for finding in findings.iter().take(FINDINGS_SHOWN) {
                     let _ = writeln!(
                         out,
@@ -320,7 +389,11 @@ fn markdown(rehearsal: &Rehearsal) -> String {
                     );
                 }
                 if findings.len() > FINDINGS_SHOWN {
-                    let _ = writeln!(out, "- ... and {} more (report.json has them all)", findings.len() - FINDINGS_SHOWN);
+                    let _ = writeln!(
+                        out,
+                        "- ... and {} more (report.json has them all)",
+                        findings.len() - FINDINGS_SHOWN
+                    );
                 }
                 let _ = writeln!(out);
             }
@@ -410,7 +483,11 @@ fn verification(out: &mut String, verify: &StepRecord) {
         if let Some(problem) = detail["alembic_problem"].as_str() {
             let _ = writeln!(out, "- alembic: {problem}");
         }
-        for line in detail["schema_differences"].as_array().into_iter().flatten() {
+        for line in detail["schema_differences"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             let _ = writeln!(out, "- schema: {}", line.as_str().unwrap_or(""));
         }
         for table in detail["tables"].as_array().into_iter().flatten() {
@@ -418,7 +495,13 @@ fn verification(out: &mut String, verify: &StepRecord) {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|row| format!("{} ({})", row["key"].as_str().unwrap_or(""), list(&row["columns"])))
+                .map(|row| {
+                    format!(
+                        "{} ({})",
+                        row["key"].as_str().unwrap_or(""),
+                        list(&row["columns"])
+                    )
+                })
                 .collect();
             let _ = writeln!(
                 out,
@@ -429,8 +512,15 @@ fn verification(out: &mut String, verify: &StepRecord) {
                 table["added_count"],
                 list(&table["added"]),
                 table["changed_count"],
-                if changed.is_empty() { "nothing".to_owned() } else { changed.join(", ") },
-                table["problem"].as_str().map(|problem| format!("; {problem}")).unwrap_or_default()
+                if changed.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    changed.join(", ")
+                },
+                table["problem"]
+                    .as_str()
+                    .map(|problem| format!("; {problem}"))
+                    .unwrap_or_default()
             );
             for cause in table["known_causes"].as_array().into_iter().flatten() {
                 let _ = writeln!(out, "  - known cause: {}", cause.as_str().unwrap_or(""));
@@ -499,7 +589,11 @@ pre{{background:#f6f6f6;padding:1em;overflow-x:auto;white-space:pre-wrap}}\
                 StepKind::Restore | StepKind::Neutralize | StepKind::PauseSchedules => {
                     record.kind.title().to_owned()
                 }
-                _ => format!("{}: {}", record.id.split('/').next().unwrap_or(""), record.kind.title()),
+                _ => format!(
+                    "{}: {}",
+                    record.id.split('/').next().unwrap_or(""),
+                    record.kind.title()
+                ),
             };
             let _ = writeln!(
                 out,
@@ -513,7 +607,11 @@ pre{{background:#f6f6f6;padding:1em;overflow-x:auto;white-space:pre-wrap}}\
             offset += length;
         }
     }
-    let _ = writeln!(out, "<h2>Report</h2>\n<pre>{}</pre>\n</body></html>", escape(&markdown(rehearsal)));
+    let _ = writeln!(
+        out,
+        "<h2>Report</h2>\n<pre>{}</pre>\n</body></html>",
+        escape(&markdown(rehearsal))
+    );
     out
 }
 
@@ -532,11 +630,20 @@ pub fn render_put_back(format: Format, put_back: &PutBack) -> Vec<u8> {
         "put back"
     };
     if put_back.steps.is_empty() {
-        let _ = writeln!(out, "{}: nothing neutralized to put back", put_back.database);
+        let _ = writeln!(
+            out,
+            "{}: nothing neutralized to put back",
+            put_back.database
+        );
         return out.into_bytes();
     }
     if !put_back.refused.is_empty() {
-        let _ = writeln!(out, "{}: REFUSED, nothing written: {} original(s) cannot be put back faithfully:", put_back.database, put_back.refused.len());
+        let _ = writeln!(
+            out,
+            "{}: REFUSED, nothing written: {} original(s) cannot be put back faithfully:",
+            put_back.database,
+            put_back.refused.len()
+        );
         for line in &put_back.refused {
             let _ = writeln!(out, "- {line}");
         }

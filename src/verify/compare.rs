@@ -175,7 +175,14 @@ pub async fn compare_tables(
         }
         if let Some(digests) = &baseline_table.row_digests {
             let records = manifest::read_rows_file(&directory.join(&digests.path), digests)?;
-            compare_rows(&mut verdict, &records, &content, plan, neutralized, &digests.stable);
+            compare_rows(
+                &mut verdict,
+                &records,
+                &content,
+                plan,
+                neutralized,
+                &digests.stable,
+            );
             if verdict.changed_count > 0 {
                 verdict.known_causes = known_causes(between, &plan.table, &verdict);
             }

@@ -28,7 +28,6 @@ impl Neutralizations {
     pub fn get(&self, table: &str, key: &str) -> Option<&Marks> {
         self.rows.get(&(table.to_owned(), key.to_owned()))
     }
-
 }
 
 /// Reads our records, when the database has them (a copy a rehearsal made).

@@ -64,54 +64,65 @@ fn step<'a>(report: &'a Value, id: &str) -> &'a Value {
 #[test]
 fn seven_to_ten_is_rehearsed_hop_by_hop_and_every_hop_verifies() {
     let production = fixture_db("7.0.0");
+    let before = schedules(&production);
     let staging = empty_db();
-    let dir = tempfile::tempdir().unwrap();
-    let snapshot = production_snapshot(&production, dir.path());
-    let work = dir.path().join("work");
-    let template = exec_template("");
-    let output = rehearse(
+    let (code, report, dir, output) = rehearse_to(
+        &production,
         &staging,
+        "10.1.0",
+        &exec_template(""),
         &[
-            "--snapshot",
-            path(&snapshot),
             "--from",
             "7.0.0",
-            "--to",
-            "10.1.0",
-            "--runner",
-            "exec",
-            "--exec",
-            &template,
-            "--work-dir",
-            path(&work),
             "--secret-key-env",
             "FIXTURE_KEY",
-            "--yes",
             "--format",
             "json",
         ],
     );
+    assert_eq!(code, Some(0), "{}\n{}", stdout(&output), stderr(&output));
+    let work = dir.path().join("work");
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&output),
-        stderr(&output)
+        printed, report,
+        "stdout carries the report the work directory holds"
     );
-    let report = report(&work);
     let hops = report["journal"]["hops"].as_array().unwrap();
     assert_eq!(hops.len(), 2, "7.0.0 -> 8.0.0 -> 10.1.0");
     for number in 1..=2 {
-        assert_eq!(step(&report, &format!("hop-{number}/verify"))["detail"]["verified"], true);
+        assert_eq!(
+            step(&report, &format!("hop-{number}/verify"))["detail"]["verified"],
+            true
+        );
     }
     assert_eq!(report["journal"]["outcome"], "succeeded");
+    assert_eq!(schedules(&production), before, "the source is only read");
+    assert!(schedules(&staging)
+        .iter()
+        .all(|(_, schedule)| schedule.is_none()));
+    assert_eq!(
+        step(&report, "pause-schedules")["detail"]["neutralized"][0]["rows"],
+        before
+            .iter()
+            .filter(|(_, schedule)| schedule.is_some())
+            .count()
+    );
     let html = std::fs::read_to_string(work.join("report.html")).unwrap();
     assert!(html.contains("<h2>Timeline</h2>"));
-    assert_eq!(html.matches("class=\"bar done\"").count(), report["journal"]["steps"].as_array().unwrap().len());
+    assert_eq!(
+        html.matches("class=\"bar done\"").count(),
+        report["journal"]["steps"].as_array().unwrap().len()
+    );
     let markdown = std::fs::read_to_string(work.join("report.md")).unwrap();
     assert!(markdown.contains("| 2 | 8.0.0 -> 10.1.0 |"), "{markdown}");
-    assert!(markdown.contains("Tables this hop's migrations rewrite: notification_destinations"), "{markdown}");
-    assert!(markdown.contains("REDASH_FEATURE_DISABLE_REFRESH_QUERIES=true"), "{markdown}");
+    assert!(
+        markdown.contains("Tables this hop's migrations rewrite: notification_destinations"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("REDASH_FEATURE_DISABLE_REFRESH_QUERIES=true"),
+        "{markdown}"
+    );
 }
 
 /// The schedules of `db`, by query id.
@@ -131,14 +142,17 @@ fn schedules(db: &TestDb) -> Vec<(i32, Option<String>)> {
 fn the_v4_fork_is_rehearsed_to_the_latest_release_with_the_source_untouched() {
     let production = fixture_db("fork");
     let before = schedules(&production);
-    assert!(before.iter().filter(|(_, schedule)| schedule.is_some()).count() > 5);
+    assert!(
+        before
+            .iter()
+            .filter(|(_, schedule)| schedule.is_some())
+            .count()
+            > 5
+    );
     let staging = empty_db();
-    let dir = tempfile::tempdir().unwrap();
-    let snapshot = production_snapshot(&production, dir.path());
-    let work = dir.path().join("work");
-    let template = exec_template("");
     // The fork's in-house export to spreadsheets must not run from the copy.
-    let blank_exports = dir.path().join("blank-exports.sql");
+    let sql_dir = tempfile::tempdir().unwrap();
+    let blank_exports = sql_dir.path().join("blank-exports.sql");
     std::fs::write(
         &blank_exports,
         "UPDATE queries SET spreadsheet_export_enabled = false, spreadsheet_export_url = NULL \
@@ -147,32 +161,20 @@ fn the_v4_fork_is_rehearsed_to_the_latest_release_with_the_source_untouched() {
     .unwrap();
     let exports_before = exports(&production);
     assert!(exports_before.iter().any(|(_, enabled, _)| *enabled));
-    let output = rehearse(
+    let (code, report, dir, output) = rehearse_to(
+        &production,
         &staging,
+        "latest",
+        &exec_template(""),
         &[
-            "--snapshot",
-            path(&snapshot),
-            "--runner",
-            "exec",
-            "--exec",
-            &template,
-            "--work-dir",
-            path(&work),
             "--neutralize-sql",
             path(&blank_exports),
             "--secret-key-env",
             "FIXTURE_KEY",
-            "--yes",
         ],
     );
-    let report = report(&work);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&output),
-        stderr(&output)
-    );
+    assert_eq!(code, Some(0), "{}\n{}", stdout(&output), stderr(&output));
+    let snapshot = dir.path().join("production");
     let path: Vec<String> = report["journal"]["hops"]
         .as_array()
         .unwrap()
@@ -191,8 +193,12 @@ fn the_v4_fork_is_rehearsed_to_the_latest_release_with_the_source_untouched() {
         );
     }
     assert_eq!(schedules(&production), before, "the source is only read");
-    assert!(schedules(&staging).iter().all(|(_, schedule)| schedule.is_none()));
-    assert!(exports(&staging).iter().all(|(_, enabled, url)| !enabled && url.is_none()));
+    assert!(schedules(&staging)
+        .iter()
+        .all(|(_, schedule)| schedule.is_none()));
+    assert!(exports(&staging)
+        .iter()
+        .all(|(_, enabled, url)| !enabled && url.is_none()));
     let neutralized = &step(&report, "neutralize")["detail"]["neutralized"];
     let operator = neutralized
         .as_array()
@@ -221,8 +227,14 @@ fn the_v4_fork_is_rehearsed_to_the_latest_release_with_the_source_untouched() {
         .to_string()
         .contains("neutralized by a rehearsal"));
     assert_eq!(
-        schedules(&staging).iter().filter(|(_, schedule)| schedule.is_some()).count(),
-        before.iter().filter(|(_, schedule)| schedule.is_some()).count()
+        schedules(&staging)
+            .iter()
+            .filter(|(_, schedule)| schedule.is_some())
+            .count(),
+        before
+            .iter()
+            .filter(|(_, schedule)| schedule.is_some())
+            .count()
     );
 }
 
@@ -313,10 +325,7 @@ fn a_hop_whose_migration_fails_is_rolled_back_and_the_report_names_the_step_and_
     let migrate = step(&report, "hop-1/migrate");
     assert_eq!(migrate["state"], "failed");
     assert_eq!(migrate["detail"]["exit_code"], 1);
-    assert!(migrate["error"]
-        .as_str()
-        .unwrap()
-        .contains("exited with 1"));
+    assert!(migrate["error"].as_str().unwrap().contains("exited with 1"));
     let tail = migrate["detail"]["output_tail"].to_string();
     assert!(tail.contains("json"), "{tail}");
     let check = &step(&report, "hop-1/check")["detail"]["findings"];
@@ -332,12 +341,21 @@ fn a_hop_whose_migration_fails_is_rolled_back_and_the_report_names_the_step_and_
         "{named:#}"
     );
     assert_eq!(step(&report, "hop-1/rollback")["state"], "done");
-    assert_eq!(step(&report, "hop-1/rollback")["detail"]["restore_tested"], true);
+    assert_eq!(
+        step(&report, "hop-1/rollback")["detail"]["restore_tested"],
+        true
+    );
     assert_eq!(alembic(&staging), "89bc7873a3e0", "back at 10.1.0");
     let markdown = std::fs::read_to_string(dir.path().join("work/report.md")).unwrap();
-    assert!(markdown.starts_with("# Rehearsal of 10.1.0 -> 25.8.0: FAILED at hop-1/migrate"), "{markdown}");
+    assert!(
+        markdown.starts_with("# Rehearsal of 10.1.0 -> 25.8.0: FAILED at hop-1/migrate"),
+        "{markdown}"
+    );
     assert!(markdown.contains("json-invalid-for-jsonb"), "{markdown}");
-    assert_eq!(stdout(&output).lines().next().unwrap(), markdown.lines().next().unwrap().trim_start_matches("# "));
+    assert_eq!(
+        stdout(&output).lines().next().unwrap(),
+        markdown.lines().next().unwrap().trim_start_matches("# ")
+    );
 }
 
 #[test]
@@ -385,7 +403,12 @@ fn damage_to_a_neutralized_row_beyond_what_was_neutralized_still_counts() {
     let (code, report, dir, output) =
         rehearse_to(&production, &staging, "10.1.0", &exec_template(""), &[]);
     assert_eq!(code, Some(0), "{}", stderr(&output));
-    assert!(step(&report, "neutralize")["detail"]["neutralized"][0]["rows"].as_u64().unwrap() > 0);
+    assert!(
+        step(&report, "neutralize")["detail"]["neutralized"][0]["rows"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
     let snapshot = dir.path().join("production");
     let (code, clean) = verify_against(&staging, &snapshot, "10.1.0");
     assert_eq!(code, 0, "{clean:#}");
@@ -468,7 +491,10 @@ fn runner_output_and_reports_never_show_the_url_password_or_the_secret_key() {
             everything.push_str(&String::from_utf8_lossy(&std::fs::read(&entry).unwrap()));
         }
     }
-    assert!(everything.contains("connecting to *** with ***"), "{everything}");
+    assert!(
+        everything.contains("connecting to *** with ***"),
+        "{everything}"
+    );
     assert!(!everything.contains(&password));
     assert!(!everything.contains("a-very-secret-key-value"));
     let report = report(&work);
@@ -507,7 +533,15 @@ fn dry_runs_print_the_docker_and_compose_commands_with_no_secret_and_touch_nothi
         let output = command()
             .env("REDASH_DATABASE_URL", unreachable)
             .env("REDASH_SECRET_KEY", "a-very-secret-key-value")
-            .args(["rehearse", "--snapshot", path(&snapshot), "--from", "7.0.0", "--to", "10.1.0"])
+            .args([
+                "rehearse",
+                "--snapshot",
+                path(&snapshot),
+                "--from",
+                "7.0.0",
+                "--to",
+                "10.1.0",
+            ])
             .args(["--work-dir", path(&dir.path().join("work")), "--dry-run"])
             .args(runner)
             .output()
@@ -529,7 +563,10 @@ fn dry_runs_print_the_docker_and_compose_commands_with_no_secret_and_touch_nothi
         "redash-staging",
     ]);
     crate::support::assert_golden("rehearse-dry-run-compose.txt", &compose);
-    assert!(!dir.path().join("work").exists(), "a dry run writes nothing");
+    assert!(
+        !dir.path().join("work").exists(),
+        "a dry run writes nothing"
+    );
 }
 
 #[test]
@@ -546,13 +583,20 @@ fn put_back_is_refused_where_a_later_migration_rewrote_what_the_operator_neutral
         &staging,
         "7.0.0",
         &exec_template(""),
-        &["--neutralize-sql", path(&sql), "--secret-key-env", "FIXTURE_KEY"],
+        &[
+            "--neutralize-sql",
+            path(&sql),
+            "--secret-key-env",
+            "FIXTURE_KEY",
+        ],
     );
     assert_eq!(code, Some(0), "{}", stderr(&output));
     let count = |db: &TestDb| -> i64 {
         use sqlx::Row as _;
         db.client()
-            .fetch_all(sqlx::query("SELECT count(*) FROM redash_upgrade.neutralized"))
+            .fetch_all(sqlx::query(
+                "SELECT count(*) FROM redash_upgrade.neutralized",
+            ))
             .unwrap()[0]
             .get(0)
     };
@@ -562,7 +606,10 @@ fn put_back_is_refused_where_a_later_migration_rewrote_what_the_operator_neutral
     let text = stdout(&refused);
     assert!(text.contains("REFUSED, nothing written"), "{text}");
     assert!(text.contains("queries.schedule of row"), "{text}");
-    assert!(text.contains("640888ce445d (7.0.0) changed it since"), "{text}");
+    assert!(
+        text.contains("640888ce445d (7.0.0) changed it since"),
+        "{text}"
+    );
     assert_eq!(count(&staging), kept, "nothing written");
 }
 
@@ -591,7 +638,10 @@ fn a_staging_database_that_is_not_empty_is_refused_without_leaving_a_journal() {
     assert_eq!(refused.status.code(), Some(2));
     assert_eq!(stdout(&refused), "");
     let error = stderr(&refused);
-    assert!(error.contains("not empty") || error.contains("--clean"), "{error}");
+    assert!(
+        error.contains("not empty") || error.contains("--clean"),
+        "{error}"
+    );
     assert!(!work.join("journal.json").exists());
     let mut with_clean = args.to_vec();
     with_clean.push("--clean");
@@ -607,9 +657,17 @@ fn bad_runner_arguments_are_one_line_errors_before_anything_is_read() {
     let absent = missing.path().join("no-such-snapshot");
     for (args, expected) in [
         (vec!["--runner", "exec"], "--exec"),
-        (vec!["--runner", "exec", "--exec", "migrate {form}"], "unknown placeholder {form}"),
         (
-            vec!["--runner", "exec", "--exec", "migrate --url postgresql://u:p@h/db"],
+            vec!["--runner", "exec", "--exec", "migrate {form}"],
+            "unknown placeholder {form}",
+        ),
+        (
+            vec![
+                "--runner",
+                "exec",
+                "--exec",
+                "migrate --url postgresql://u:p@h/db",
+            ],
             "holds a database URL",
         ),
         (vec!["--runner", "compose"], "--compose-file"),
@@ -619,7 +677,11 @@ fn bad_runner_arguments_are_one_line_errors_before_anything_is_read() {
         let output = rehearse(&staging, &all);
         assert_eq!(output.status.code(), Some(2), "{all:?}");
         assert_eq!(stdout(&output), "");
-        assert!(stderr(&output).contains(expected), "{all:?}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains(expected),
+            "{all:?}: {}",
+            stderr(&output)
+        );
         assert!(!stderr(&output).contains("u:p@"));
     }
 }

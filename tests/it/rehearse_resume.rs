@@ -22,6 +22,7 @@ use redash_upgrade::testbed::Client;
 use serde_json::Value;
 
 use crate::pg::{empty_db, fixture_db, server, TestDb};
+use crate::procfs::{all_pids, command_line, process, still_running, Process};
 use crate::rehearse::{exec_template, migrate_program, production_snapshot};
 use crate::support::command;
 
@@ -450,55 +451,20 @@ fn held_transactions(client: &mut Client, database: &str) -> i64 {
         .unwrap()
 }
 
-// ---------------------------------------------------------------------------------------------
-// Processes, as /proc shows them.
-
-struct Process {
-    pid: u32,
-    group: u32,
-    state: char,
-    /// Start time in clock ticks since boot: tells a reused pid from the process seen.
-    started: u64,
-}
-
-fn process(pid: u32) -> Option<Process> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses.
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
-    Some(Process {
-        pid,
-        state: fields.first()?.chars().next()?,
-        group: fields.get(2)?.parse().ok()?,
-        started: fields.get(19)?.parse().ok()?,
-    })
-}
-
-fn command_line(pid: u32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .unwrap_or_default()
-        .split(|byte| *byte == 0)
-        .filter(|arg| !arg.is_empty())
-        .map(|arg| String::from_utf8_lossy(arg).into_owned())
-        .collect()
-}
-
 /// The stand-in migrations running in process group `group`.
 fn migrations_in_group(group: u32) -> Vec<Process> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+    all_pids()
+        .into_iter()
         .filter_map(process)
         .filter(|found| found.group == group && found.state != 'Z')
         .filter(|found| {
-            command_line(found.pid).first().map(String::as_str) == Some(migrate_program())
+            command_line(found.pid)
+                .unwrap_or_default()
+                .first()
+                .map(String::as_str)
+                == Some(migrate_program())
         })
         .collect()
-}
-
-/// Whether the process seen as `seen` still runs (a zombie no one reaps does not).
-fn still_running(seen: &Process) -> bool {
-    process(seen.pid).is_some_and(|now| now.started == seen.started && now.state != 'Z')
 }
 
 // ---------------------------------------------------------------------------------------------

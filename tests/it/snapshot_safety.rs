@@ -25,6 +25,7 @@ use semver::Version;
 use serde_json::Value;
 
 use crate::pg::{empty_db, fixture_db, TestDb};
+use crate::procfs::{all_pids, children_of, command_line, environment_of, process, still_running};
 use crate::snapshot::{run_with_url, server_with};
 use crate::support::{command, copy_tree, stderr, stdout};
 
@@ -164,77 +165,6 @@ impl Lcg {
     fn fraction(&mut self) -> f64 {
         (self.next() % 10_001) as f64 / 10_000.0
     }
-}
-
-/// A process as `/proc` shows it.
-struct ProcessInfo {
-    pid: u32,
-    parent: u32,
-    state: char,
-    /// Process start time in clock ticks since boot: tells a reused pid from the process seen.
-    started: u64,
-}
-
-fn process_info(pid: u32) -> Option<ProcessInfo> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // "pid (comm) state ppid ..."; comm may hold spaces and parentheses.
-    let after = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    Some(ProcessInfo {
-        pid,
-        parent: fields.get(1)?.parse().ok()?,
-        state: fields.first()?.chars().next()?,
-        started: fields.get(19)?.parse().ok()?,
-    })
-}
-
-fn all_pids() -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
-        .collect()
-}
-
-fn children_of(parent: u32) -> Vec<ProcessInfo> {
-    all_pids()
-        .into_iter()
-        .filter_map(process_info)
-        .filter(|info| info.parent == parent)
-        .collect()
-}
-
-/// Whether the process seen as `info` is still running (a zombie nobody reaps is not).
-fn still_running(info: &ProcessInfo) -> bool {
-    process_info(info.pid).is_some_and(|now| now.started == info.started && now.state != 'Z')
-}
-
-fn command_line(pid: u32) -> Option<Vec<String>> {
-    let bytes = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    Some(
-        bytes
-            .split(|byte| *byte == 0)
-            .filter(|arg| !arg.is_empty())
-            .map(|arg| String::from_utf8_lossy(arg).into_owned())
-            .collect(),
-    )
-}
-
-fn environment_of(pid: u32) -> Option<Vec<(String, String)>> {
-    let bytes = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-    Some(
-        bytes
-            .split(|byte| *byte == 0)
-            .filter(|entry| !entry.is_empty())
-            .map(|entry| {
-                let text = String::from_utf8_lossy(entry);
-                match text.split_once('=') {
-                    Some((name, value)) => (name.to_owned(), value.to_owned()),
-                    None => (text.into_owned(), String::new()),
-                }
-            })
-            .collect(),
-    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -706,7 +636,7 @@ fn run_watched(url: &str, args: &[&str], secrets: &[String]) -> (Output, Watched
             if !tool
                 || arguments.iter().any(|arg| arg == "--version")
                 || watched.tools.iter().any(|seen| seen.0 == pid)
-                || process_info(pid).map(|info| info.parent) != Some(child.id())
+                || process(pid).map(|info| info.parent) != Some(child.id())
             {
                 continue;
             }
