@@ -17,7 +17,19 @@
 //!
 //! Schedules are paused only after the last hop ([`pause_schedules`]): 7.0.0 rewrites every
 //! schedule, and a rehearsal must run that rewrite on the real schedules. Until then no Redash
-//! process but the migration command runs against the copy.
+//! process but the migration command runs against the copy. (Pausing a data source would not
+//! do: Redash keeps that flag in Redis, not in the database.)
+//!
+//! References (upstream):
+//! - alerts are checked, and their subscriptions notified, after their query runs:
+//!   `v4.0.2:redash/tasks/alerts.py:19-57`, `v10.1.0:redash/tasks/alerts.py:10-65`; a muted
+//!   alert notifies no one: `v10.1.0:redash/models/__init__.py:1067-1068`,
+//!   `v10.1.0:redash/tasks/alerts.py:61`;
+//! - the organization setting read before e-mailing about failed scheduled queries:
+//!   `v10.1.0:redash/tasks/failure_report.py:70`, looked up under `settings`:
+//!   `v10.1.0:redash/models/organizations.py:69-71`;
+//! - a data source's pause lives in Redis: `v4.0.2:redash/models.py:639-647`,
+//!   `v26.3.0:redash/models/__init__.py:245-253`.
 
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
