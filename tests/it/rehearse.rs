@@ -554,6 +554,20 @@ fn dry_runs_print_the_docker_and_compose_commands_with_no_secret_and_touch_nothi
     };
     let docker = run(&["--runner", "docker", "--docker-network", "staging"]);
     crate::support::assert_golden("rehearse-dry-run-docker.txt", &docker);
+    let markdown = run(&[
+        "--runner",
+        "docker",
+        "--docker-network",
+        "host",
+        "--format",
+        "markdown",
+    ]);
+    assert!(markdown.starts_with("# Rehearsal of 7.0.0 -> 10.1.0: dry run, nothing done\n"));
+    assert!(markdown.contains("3. `REDASH_DATABASE_URL=<production> docker run --rm --name redash-upgrade-rehearsal-staging-hop-2 --network host --env REDASH_DATABASE_URL --env REDASH_SECRET_KEY redash/redash:10.1.0.b50633 manage db upgrade`"), "{markdown}");
+    assert!(
+        !markdown.contains("Warning"),
+        "a host network reaches the staging database"
+    );
     let compose = run(&[
         "--runner",
         "compose",
