@@ -278,6 +278,20 @@ pub struct CheckArgs {
     /// The nginx config in front of Redash (includes are read relative to it)
     #[arg(long, value_name = "PATH")]
     pub nginx: Option<PathBuf>,
+    /// Rendered Kubernetes manifests: a multi-document YAML file (`helm template`, `kubectl get
+    /// -o yaml`) or a directory of them (repeatable)
+    #[arg(long, value_name = "FILE_OR_DIR")]
+    pub k8s: Vec<PathBuf>,
+    /// A values file of the community Helm chart (getredash/contrib-helm-chart)
+    #[arg(long, value_name = "FILE")]
+    pub helm_values: Option<PathBuf>,
+    /// The version of the Helm chart the values are for, when known
+    #[arg(long, value_name = "VERSION", requires = "helm_values")]
+    pub helm_chart_version: Option<String>,
+    /// An ECS service definition (`aws ecs describe-services` output or the service JSON), for
+    /// its deployment configuration (repeatable)
+    #[arg(long, value_name = "PATH")]
+    pub ecs_service: Vec<PathBuf>,
     /// Memory of the host all roles share, where no per-role limit is in the files (4GiB, 4096)
     #[arg(long, value_name = "SIZE", value_parser = parse_host_memory)]
     pub host_memory: Option<u64>,
@@ -920,6 +934,10 @@ fn check_request(args: &CheckArgs) -> Result<CheckRequest, CliError> {
             nginx: args.nginx.clone(),
             host_memory_mib: args.host_memory,
             host_platform: args.host_arch.clone(),
+            k8s: args.k8s.clone(),
+            helm_values: args.helm_values.clone(),
+            helm_chart_version: args.helm_chart_version.clone(),
+            ecs_services: args.ecs_service.clone(),
         },
         database,
         secret_key,

@@ -173,6 +173,8 @@ pub fn read_compose(path: &Path) -> Result<Vec<Role>, InputError> {
             health_check,
             ecs: false,
             platform,
+            update_strategy: None,
+            app: None,
         });
     }
     Ok(roles)

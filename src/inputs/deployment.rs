@@ -76,6 +76,48 @@ pub struct Role {
     /// The platform the role's containers run on (`linux/arm64`), when its file says so (compose
     /// `platform`, ECS `runtimePlatform.cpuArchitecture`).
     pub platform: Option<Located<String>>,
+    /// How a deploy replaces the role's copies, when the files say (a Kubernetes `strategy`, an
+    /// ECS service's `deploymentConfiguration`).
+    pub update_strategy: Option<Located<UpdateStrategy>>,
+    /// The app the role belongs to when the files hold several Redash apps (see
+    /// [`Deployment::group_apps`]); `None` while there is one.
+    pub app: Option<String>,
+}
+
+/// How a deploy replaces a role's copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpdateStrategy {
+    /// Every old copy stops before a new one starts (Kubernetes `Recreate`, ECS
+    /// `maximumPercent` 100 or less).
+    StopFirst,
+    /// New copies may start while old ones still run: `how` says what allows it
+    /// (`RollingUpdate, maxSurge 25%`, `maximumPercent 200`).
+    Overlapping { how: String },
+}
+
+/// A service around Redash that it depends on: its metadata database or its Redis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    /// The compose service, or the Kubernetes workload and container.
+    pub name: String,
+    pub kind: ServiceKind,
+    pub location: Location,
+    pub image: Option<Located<String>>,
+    /// What keeps its data across a restart (a named volume, a bind mount, a volume claim):
+    /// `None` when nothing does.
+    pub storage: Option<Located<String>>,
+    /// Settings given on its command line or in its environment that matter for an upgrade
+    /// (Redis `appendonly`, `save`, `maxmemory-policy`), by name.
+    pub settings: BTreeMap<String, Located<String>>,
+    /// As [`Role::app`].
+    pub app: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceKind {
+    Postgres,
+    Redis,
 }
 
 /// `linux/amd64` or `linux/arm64` for the ways files and people write them (`arm64`, `ARM64`,
@@ -110,6 +152,8 @@ pub struct Deployment {
     pub nginx: Option<NginxConfig>,
     /// Files read, for the report header.
     pub files: Vec<String>,
+    /// PostgreSQL and Redis services found beside the roles.
+    pub services: Vec<Service>,
 }
 
 /// The role that stands for every container when only env files were given.

@@ -136,6 +136,8 @@ pub fn read_task_definition(path: &Path) -> Result<Vec<Role>, InputError> {
             health_check,
             ecs: true,
             platform: platform.clone(),
+            update_strategy: None,
+            app: None,
         });
     }
     if roles.is_empty() {

@@ -12,7 +12,7 @@ mod tree;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use deployment::{Deployment, EnvValue, Role, RoleKind};
+pub use deployment::{Deployment, EnvValue, Role, RoleKind, Service, ServiceKind, UpdateStrategy};
 
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -71,6 +71,13 @@ pub struct DeploymentFiles {
     pub host_memory_mib: Option<u64>,
     /// The host's platform (`linux/arm64`), where the files do not say.
     pub host_platform: Option<String>,
+    /// Rendered Kubernetes manifests: files or directories of multi-document YAML.
+    pub k8s: Vec<PathBuf>,
+    /// A values file of the community Helm chart, and the chart's version when known.
+    pub helm_values: Option<PathBuf>,
+    pub helm_chart_version: Option<String>,
+    /// ECS service definitions, for their deployment configuration.
+    pub ecs_services: Vec<PathBuf>,
 }
 
 impl DeploymentFiles {
@@ -119,6 +126,8 @@ impl DeploymentFiles {
                 health_check: None,
                 ecs: false,
                 platform: None,
+                update_strategy: None,
+                app: None,
             });
         }
         deployment.apply_shared_env(&shared);
