@@ -10,7 +10,7 @@ use crate::checks::db::SecretKey;
 use crate::checks::{self, Levels, Severity, UnknownCode};
 use crate::db::{parse_duration, DatabaseUrl, Timeouts, UrlError};
 use crate::detect::{BaselineError, DriftBaseline};
-use crate::engine::{self, CheckRequest, DatabaseTarget, EngineError};
+use crate::engine::{self, CheckRequest, DatabaseTarget, EngineError, FleetRequest};
 use crate::inputs::DeploymentFiles;
 use crate::knowledge::{KnowledgeBase, KnowledgeError, Origin};
 use crate::plan::{self, PlanError};
@@ -299,6 +299,18 @@ pub struct CheckArgs {
     /// `platform`, ECS `runtimePlatform`)
     #[arg(long, value_name = "ARCH", value_parser = parse_host_arch)]
     pub host_arch: Option<String>,
+    /// A fleet file (TOML or YAML) listing several Redash apps, each with its files, releases
+    /// and the variable holding its database URL: every app is checked in one run (the database
+    /// comes from each app's variable, not --database-url)
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = [
+            "from", "env_file", "compose", "ecs_task_def", "ecs_desired_count", "nginx", "k8s",
+            "helm_values", "ecs_service", "secret_key_env", "baseline",
+        ]
+    )]
+    pub fleet: Option<PathBuf>,
     /// Treat a check's findings as errors (repeatable)
     #[arg(long, value_name = "CODE")]
     pub deny: Vec<String>,
@@ -637,8 +649,16 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             )
         }
         Command::Check(args) => {
-            let request = check_request(args)?;
-            let mut report = engine::block_on(engine::check(&knowledge, request))?;
+            let mut report = match &args.fleet {
+                Some(path) => {
+                    let request = fleet_request(args, path)?;
+                    engine::block_on(engine::check_fleet(&knowledge, request))?
+                }
+                None => {
+                    let request = check_request(args)?;
+                    engine::block_on(engine::check(&knowledge, request))?
+                }
+            };
             if args.format == CheckFormat::Markdown {
                 report.date = Some(plan::plan_date()?);
             }
@@ -902,7 +922,29 @@ fn secret_key_from(variable: Option<&str>) -> Result<Option<SecretKey>, CliError
         .transpose()
 }
 
-fn check_request(args: &CheckArgs) -> Result<CheckRequest, CliError> {
+/// `check --fleet FILE`: the apps of the file, with what the command line gives them all.
+fn fleet_request(args: &CheckArgs, path: &std::path::Path) -> Result<FleetRequest, CliError> {
+    let fleet = crate::fleet::read_fleet(path).map_err(EngineError::from)?;
+    Ok(FleetRequest {
+        fleet,
+        to: args.to.clone(),
+        host_memory_mib: args.host_memory,
+        host_platform: args.host_arch.clone(),
+        timeouts: Timeouts {
+            statement: args
+                .connect
+                .statement_timeout
+                .unwrap_or(CHECK_STATEMENT_TIMEOUT),
+            lock: args.connect.lock_timeout,
+            connect: args.connect.connect_timeout,
+        },
+        quick: args.quick,
+        levels: levels_of(args)?,
+        progress: Progress::for_this_process(),
+    })
+}
+
+fn levels_of(args: &CheckArgs) -> Result<Levels, CliError> {
     let mut levels = Levels::default();
     for code in &args.deny {
         levels.set("--deny", code, Some(Severity::Error))?;
@@ -913,6 +955,11 @@ fn check_request(args: &CheckArgs) -> Result<CheckRequest, CliError> {
     for code in &args.allow {
         levels.set("--allow", code, None)?;
     }
+    Ok(levels)
+}
+
+fn check_request(args: &CheckArgs) -> Result<CheckRequest, CliError> {
+    let levels = levels_of(args)?;
     let database = args.connect.target(CHECK_STATEMENT_TIMEOUT)?;
     if database.is_none() {
         if args.secret_key_env.is_some() {

@@ -42,6 +42,25 @@ pub enum EngineError {
     Interrupted,
     #[error("could not start the async runtime")]
     Runtime(#[source] std::io::Error),
+    #[error("--fleet")]
+    Fleet(#[from] crate::fleet::FleetError),
+    #[error("app {app} of the fleet")]
+    FleetApp {
+        app: String,
+        #[source]
+        source: Box<EngineError>,
+    },
+    #[error(
+        "app {app} of the fleet: {variable} (its database_url_env) is not set in this environment"
+    )]
+    FleetDatabaseUnset { app: String, variable: String },
+    #[error("app {app} of the fleet: {variable} (its database_url_env)")]
+    FleetDatabaseUrl {
+        app: String,
+        variable: String,
+        #[source]
+        source: crate::db::UrlError,
+    },
 }
 
 /// A database to read, and how patiently.
@@ -123,7 +142,7 @@ pub async fn check(
         }));
     }
     let mut inputs = deployment.files.clone();
-    let mut assumptions = Vec::new();
+    let mut assumptions = deployment.assumptions.clone();
     let findings = match &request.database {
         None => {
             let from = request.from.as_deref().ok_or_else(|| {
@@ -336,4 +355,212 @@ fn secret_from_files(deployment: &Deployment) -> Option<SecretKey> {
                 })
             })
         })
+}
+
+/// Everything `check --fleet` needs: the apps, and what applies to every one of them.
+pub struct FleetRequest {
+    pub fleet: crate::fleet::Fleet,
+    /// The release to reach for apps that do not name one.
+    pub to: String,
+    /// `--host-memory` and `--host-arch`, for apps that do not give their own.
+    pub host_memory_mib: Option<u64>,
+    pub host_platform: Option<String>,
+    pub timeouts: Timeouts,
+    pub quick: bool,
+    pub levels: Levels,
+    pub progress: Progress,
+}
+
+/// `check --fleet`: [`check`] for every app of the fleet, one report with every finding tagged
+/// by its app. Apps that share a database server (`database_server`) and rewrite tables at the
+/// same hop are named together in one note per hop: their migrations load the same server in
+/// the same window. An app that cannot be checked fails the run, naming the app.
+pub async fn check_fleet(
+    knowledge: &KnowledgeBase,
+    request: FleetRequest,
+) -> Result<CheckReport, EngineError> {
+    use crate::checks::{Finding, Severity};
+    use crate::plan::HopId;
+
+    let mut hops: Vec<HopId> = Vec::new();
+    let mut inputs = Vec::new();
+    let mut assumptions = Vec::new();
+    let mut findings: Vec<Finding> = Vec::new();
+    // Per app: the tables each hop of its plan rewrites, and whether sizes were read.
+    type Rewrites<'a> = (&'a crate::fleet::FleetApp, Vec<(HopId, Vec<String>)>, bool);
+    let mut rewrites: Vec<Rewrites<'_>> = Vec::new();
+    for app in &request.fleet.apps {
+        let failed = |source: EngineError| EngineError::FleetApp {
+            app: app.name.clone(),
+            source: Box::new(source),
+        };
+        let database = match &app.database_url_env {
+            None => None,
+            Some(variable) => {
+                let text =
+                    std::env::var(variable).map_err(|_| EngineError::FleetDatabaseUnset {
+                        app: app.name.clone(),
+                        variable: variable.clone(),
+                    })?;
+                let url = text.parse::<DatabaseUrl>().map_err(|source| {
+                    EngineError::FleetDatabaseUrl {
+                        app: app.name.clone(),
+                        variable: variable.clone(),
+                        source,
+                    }
+                })?;
+                Some(DatabaseTarget {
+                    url,
+                    timeouts: request.timeouts,
+                })
+            }
+        };
+        let mut files = app.files.clone();
+        files.host_memory_mib = files.host_memory_mib.or(request.host_memory_mib);
+        files.host_platform = files
+            .host_platform
+            .or_else(|| request.host_platform.clone());
+        let with_database = database.is_some();
+        let report = check(
+            knowledge,
+            CheckRequest {
+                from: app.from.clone(),
+                to: app.to.clone().unwrap_or_else(|| request.to.clone()),
+                files,
+                database,
+                secret_key: None,
+                quick: request.quick,
+                baseline: None,
+                levels: request.levels.clone(),
+                progress: request.progress.clone(),
+            },
+        )
+        .await
+        .map_err(failed)?;
+        let planned = match (report.hops.first(), report.hops.last()) {
+            (Some(first), Some(last)) => {
+                plan::plan(knowledge, &first.from.to_string(), &last.to.to_string())
+                    .map_err(|error| failed(error.into()))?
+                    .hops
+                    .iter()
+                    .map(|hop| {
+                        (
+                            hop.id(),
+                            hop.rewritten_tables()
+                                .into_iter()
+                                .map(str::to_owned)
+                                .collect::<Vec<_>>(),
+                        )
+                    })
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        rewrites.push((app, planned, with_database));
+        for hop in &report.hops {
+            if !hops.contains(hop) {
+                hops.push(hop.clone());
+            }
+        }
+        inputs.extend(
+            report
+                .inputs
+                .iter()
+                .map(|input| format!("{}: {input}", app.name)),
+        );
+        assumptions.extend(
+            report
+                .assumptions
+                .iter()
+                .map(|assumption| format!("{}: {assumption}", app.name)),
+        );
+        findings.extend(report.findings.into_iter().map(|mut finding| {
+            finding.app = Some(match finding.app.take() {
+                Some(inner) => format!("{}/{inner}", app.name),
+                None => app.name.clone(),
+            });
+            finding
+        }));
+    }
+    hops.sort();
+    // Apps on one database server whose plans rewrite tables at the same hop.
+    let mut servers: Vec<&str> = request
+        .fleet
+        .apps
+        .iter()
+        .filter_map(|app| app.database_server.as_deref())
+        .collect();
+    servers.sort_unstable();
+    servers.dedup();
+    for server in servers {
+        let sharing: Vec<_> = rewrites
+            .iter()
+            .filter(|(app, _, _)| app.database_server.as_deref() == Some(server))
+            .collect();
+        if sharing.len() < 2 {
+            continue;
+        }
+        for hop in &hops {
+            let at_hop: Vec<(&str, &Vec<String>, bool)> = sharing
+                .iter()
+                .filter_map(|(app, planned, sized)| {
+                    planned
+                        .iter()
+                        .find(|(id, tables)| id == hop && !tables.is_empty())
+                        .map(|(_, tables)| (app.name.as_str(), tables, *sized))
+                })
+                .collect();
+            if at_hop.len() < 2 {
+                continue;
+            }
+            let names: Vec<&str> = at_hop.iter().map(|(name, _, _)| *name).collect();
+            let listed: Vec<String> = at_hop
+                .iter()
+                .map(|(name, tables, _)| format!("{name} rewrites {}", tables.join(", ")))
+                .collect();
+            let sized = at_hop.iter().filter(|(_, _, sized)| *sized).count();
+            let sizes = if sized == at_hop.len() {
+                "each app's own table-rewrite-size finding at this hop gives its sizes: add them up"
+            } else if sized == 0 {
+                "no database was given (database_url_env), so the sizes are unknown"
+            } else {
+                "no database was given for some of them (database_url_env), so not every size is known"
+            };
+            let Some(severity) = request
+                .levels
+                .level_of("table-rewrite-size", Severity::Info)
+            else {
+                continue;
+            };
+            findings.push(Finding {
+                code: "table-rewrite-size",
+                app: Some(names.join(", ")),
+                severity,
+                effect: None,
+                hop: hop.clone(),
+                message: format!(
+                    "apps {} share the database server {server} and their migrations rewrite tables at {} -> {}: {}; {sizes}",
+                    crate::report::describe::and_list(&names),
+                    hop.from,
+                    hop.to,
+                    listed.join("; ")
+                ),
+                location: None,
+                help: "Run these apps' hops in separate windows, or size the server's free disk \
+                       and I/O for all of them together; rehearse them on one restored copy of \
+                       the server to measure."
+                    .into(),
+            });
+        }
+    }
+    if inputs.is_empty() {
+        inputs.push(request.fleet.path.display().to_string());
+    }
+    Ok(CheckReport {
+        hops,
+        inputs,
+        assumptions,
+        date: None,
+        findings,
+    })
 }

@@ -7,6 +7,7 @@ pub mod db;
 pub mod detect;
 pub mod engine;
 pub mod fernet;
+pub mod fleet;
 pub mod inputs;
 pub mod knowledge;
 pub mod plan;

@@ -1,7 +1,8 @@
 //! Checks every citation of the knowledge base against the upstream repositories: each
 //! `TAG:path[:line[-line]]` must name a file that exists at that tag in getredash/redash, and
 //! lines that exist in it (lines in an alembic migration must reach past its header into code);
-//! with `--setup`, `setup@SHA:path[:lines]` the same in getredash/setup. Prints the bad ones and
+//! with `--setup`, `setup@SHA:path[:lines]` the same in getredash/setup, and with `--helm-chart`,
+//! `helm@TAG:path[:lines]` in getredash/contrib-helm-chart. Prints the bad ones and
 //! exits 1 if there are any. Maintainer tooling: not part of `redash-upgrade`.
 //!
 //!     cargo run --features testbed --bin verify-citations -- --upstream /path/to/redash.git
@@ -25,6 +26,9 @@ struct Args {
     /// A git directory of getredash/setup, to check `setup@SHA:path` citations too
     #[arg(long, value_name = "DIR")]
     setup: Option<PathBuf>,
+    /// A git directory of getredash/contrib-helm-chart, to check `helm@TAG:path` citations too
+    #[arg(long, value_name = "DIR")]
+    helm_chart: Option<PathBuf>,
     /// The knowledge base to check (default: upgrade-paths/ of this repository)
     #[arg(long, value_name = "DIR")]
     upgrade_paths: Option<PathBuf>,
@@ -49,8 +53,13 @@ fn run(args: Args) -> anyhow::Result<bool> {
     let knowledge = KnowledgeBase::load(&Origin::Directory(directory))?;
     let mut redash = Repository::open(&args.upstream)?;
     let mut setup = args.setup.as_deref().map(Repository::open).transpose()?;
+    let mut helm_chart = args
+        .helm_chart
+        .as_deref()
+        .map(Repository::open)
+        .transpose()?;
     let mut out = std::io::stdout().lock();
-    let (mut checked, mut bad, mut skipped) = (0, 0, 0);
+    let (mut checked, mut bad, mut skipped, mut skipped_helm) = (0, 0, 0, 0);
     for cited in citations(&knowledge) {
         let citation = Citation::parse(&cited.text).expect("citations() returns parsed ones");
         let repository = match citation.upstream {
@@ -59,6 +68,13 @@ fn run(args: Args) -> anyhow::Result<bool> {
                 Some(repository) => repository,
                 None => {
                     skipped += 1;
+                    continue;
+                }
+            },
+            Upstream::HelmChart { .. } => match helm_chart.as_mut() {
+                Some(repository) => repository,
+                None => {
+                    skipped_helm += 1;
                     continue;
                 }
             },
@@ -78,6 +94,12 @@ fn run(args: Args) -> anyhow::Result<bool> {
     write!(err, "{checked} citations checked, {bad} bad")?;
     if skipped > 0 {
         write!(err, "; {skipped} setup@ citations not checked (no --setup)")?;
+    }
+    if skipped_helm > 0 {
+        write!(
+            err,
+            "; {skipped_helm} helm@ citations not checked (no --helm-chart)"
+        )?;
     }
     writeln!(err)?;
     Ok(bad == 0)

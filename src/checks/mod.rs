@@ -74,6 +74,11 @@ pub struct Report {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     pub code: &'static str,
+    /// The app the finding is about, when the files hold several (see
+    /// [`Deployment::group_apps`]) or a fleet file names them; several names joined by `, ` when
+    /// some apps share it; `None` for one app, or for what concerns every app.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
     pub severity: Severity,
     /// For database findings: what happens at the hop.
     pub effect: Option<Effect>,
@@ -135,6 +140,11 @@ pub trait ConfigCheck: Sync {
         true
     }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun>;
+    /// Whether the check is about the host every app shares (its memory) rather than one app:
+    /// when the files hold several apps, it runs once over all of them instead of once per app.
+    fn host_wide(&self) -> bool {
+        false
+    }
 }
 
 /// A check of the live metadata database; it runs only when a database was given.
@@ -197,6 +207,15 @@ pub static CHECKS: &[Check] = &[
     Check::Config(&config::gunicorn_binds_ipv6::GunicornBindsIpv6),
     Check::Config(&config::image_tag_mismatch::ImageTagMismatch),
     Check::Config(&config::image_platform_unavailable::ImagePlatformUnavailable),
+    Check::Config(&config::helm_chart_mismatches_image::HelmChartMismatchesImage),
+    Check::Config(&config::scheduler_update_overlaps::SchedulerUpdateOverlaps),
+    Check::Config(&config::database_without_volume::DatabaseWithoutVolume),
+    Check::Config(&config::service_image_floats::ServiceImageFloats),
+    Check::Config(&config::postgres_older_than_target::PostgresOlderThanTarget),
+    Check::Config(&config::redis_older_than_target::RedisOlderThanTarget),
+    Check::Config(&config::redis_may_drop_jobs::RedisMayDropJobs),
+    Check::Config(&config::setting_differs_between_roles::SettingDiffersBetweenRoles),
+    Check::Config(&config::connection_setting_not_read::ConnectionSettingNotRead),
     Check::Database(&db::alembic_stamp_problem::AlembicStampProblem),
     Check::Database(&db::schema_drift::SchemaDrift),
     Check::Database(&db::postgres_version_too_old::PostgresVersionTooOld),
@@ -260,6 +279,11 @@ impl Levels {
         Ok(())
     }
 
+    /// The severity a finding of `code` gets (`severity` by default), `None` when allowed away.
+    pub fn level_of(&self, code: &str, severity: Severity) -> Option<Severity> {
+        self.apply(code, severity)
+    }
+
     fn apply(&self, code: &str, severity: Severity) -> Option<Severity> {
         match self.overrides.get(code) {
             Some(level) => *level,
@@ -269,13 +293,61 @@ impl Levels {
 }
 
 /// Runs every check that applies to every hop of `plan`, database checks only when `database`
-/// is given.
+/// is given. When the files hold several apps ([`Deployment::apps`]), the configuration checks
+/// run once per app over a view of that app alone (three apps with one scheduler each are not
+/// three schedulers), and their findings carry the app; host-wide checks (memory) and the
+/// database checks run once over the whole deployment. A finding that several apps give alike
+/// is reported once, naming them.
 pub async fn run_checks(
     knowledge: &KnowledgeBase,
     plan: &UpgradePlan<'_>,
     deployment: &Deployment,
     database: Option<&LiveDatabase>,
     levels: &Levels,
+) -> Vec<Finding> {
+    let apps = deployment.apps();
+    if apps.is_empty() {
+        return run_pass(
+            knowledge,
+            plan,
+            deployment,
+            database,
+            levels,
+            Pass::Everything,
+        )
+        .await;
+    }
+    let mut findings = Vec::new();
+    for app in &apps {
+        let view = deployment.app_view(app);
+        let mut found = run_pass(knowledge, plan, &view, None, levels, Pass::OneApp).await;
+        for finding in &mut found {
+            finding.app = Some((*app).to_owned());
+        }
+        findings.extend(found);
+    }
+    findings.extend(run_pass(knowledge, plan, deployment, database, levels, Pass::Shared).await);
+    merge_alike(findings, apps.len())
+}
+
+/// Which checks a pass over the deployment runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// Every check: the files hold one app.
+    Everything,
+    /// The configuration checks about one app.
+    OneApp,
+    /// The host-wide configuration checks and the database checks, over every app.
+    Shared,
+}
+
+async fn run_pass(
+    knowledge: &KnowledgeBase,
+    plan: &UpgradePlan<'_>,
+    deployment: &Deployment,
+    database: Option<&LiveDatabase>,
+    levels: &Levels,
+    pass: Pass,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut reported_once: Vec<&'static str> = Vec::new();
@@ -289,6 +361,16 @@ pub async fn run_checks(
             is_first: index == 0,
         };
         for check in CHECKS {
+            let in_pass = match (pass, check) {
+                (Pass::Everything, _) => true,
+                (Pass::OneApp, Check::Config(check)) => !check.host_wide(),
+                (Pass::OneApp, Check::Database(_)) => false,
+                (Pass::Shared, Check::Config(check)) => check.host_wide(),
+                (Pass::Shared, Check::Database(_)) => true,
+            };
+            if !in_pass {
+                continue;
+            }
             let meta = check.meta();
             let triggered = match meta.trigger {
                 Trigger::EveryHop => true,
@@ -328,6 +410,41 @@ pub async fn run_checks(
     findings
 }
 
+/// Findings that differ only in their app become one, at the first one's place, naming the
+/// apps that gave it (none when every one of the `apps` did: it concerns them all).
+fn merge_alike(findings: Vec<Finding>, apps: usize) -> Vec<Finding> {
+    let mut merged: Vec<(Finding, Vec<String>)> = Vec::new();
+    for finding in findings {
+        let Some(app) = finding.app.clone() else {
+            merged.push((finding, Vec::new()));
+            continue;
+        };
+        let alike = merged.iter_mut().find(|(kept, names)| {
+            !names.is_empty()
+                && Finding {
+                    app: None,
+                    ..kept.clone()
+                } == Finding {
+                    app: None,
+                    ..finding.clone()
+                }
+        });
+        match alike {
+            Some((_, names)) => names.push(app),
+            None => merged.push((finding, vec![app])),
+        }
+    }
+    merged
+        .into_iter()
+        .map(|(mut finding, names)| {
+            if !names.is_empty() {
+                finding.app = (names.len() < apps).then(|| names.join(", "));
+            }
+            finding
+        })
+        .collect()
+}
+
 fn collect(
     findings: &mut Vec<Finding>,
     meta: &'static CheckMeta,
@@ -342,6 +459,7 @@ fn collect(
                 if let Some(severity) = levels.apply(meta.code, severity) {
                     findings.push(Finding {
                         code: meta.code,
+                        app: None,
                         severity,
                         effect: report.effect.or(meta.effect),
                         hop: hop.clone(),
@@ -356,6 +474,7 @@ fn collect(
             if let Some(severity) = levels.apply(CANNOT_RUN, Severity::Info) {
                 findings.push(Finding {
                     code: CANNOT_RUN,
+                    app: None,
                     severity,
                     effect: None,
                     hop: hop.clone(),

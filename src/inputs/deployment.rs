@@ -2,7 +2,7 @@
 //! workers, scheduler), each with its image, environment, replicas and memory limit, every value
 //! with the file and line it came from.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::nginx::NginxConfig;
 use super::Location;
@@ -154,6 +154,8 @@ pub struct Deployment {
     pub files: Vec<String>,
     /// PostgreSQL and Redis services found beside the roles.
     pub services: Vec<Service>,
+    /// What reading the files assumed where they left a choice (the Helm chart's generation).
+    pub assumptions: Vec<String>,
 }
 
 /// The role that stands for every container when only env files were given.
@@ -200,6 +202,349 @@ impl Deployment {
             }
         }
     }
+
+    /// Sorts the roles into apps when the files hold more than one Redash app (three apps on one
+    /// host, each with its own database and Redis): roles that use the same REDASH_DATABASE_URL
+    /// and REDASH_REDIS_URL are one app; a role that shows only one of them joins the app that
+    /// agrees on it; a role that shows neither joins the app it shares an env file with. When
+    /// no URL is in the files, roles that share an env file are one app. Each app is named
+    /// after the common prefix of its roles' names (`analytics` from `analytics_server` and
+    /// `analytics_worker`), else after its server. A PostgreSQL or Redis service belongs to the
+    /// one app whose URL names it as host. With one app, nothing changes: `app` stays `None`.
+    /// The image does not split apps: roles of one app that run different images are what
+    /// `image-tag-mismatch` reports.
+    pub fn group_apps(&mut self) {
+        let groups = app_groups(&self.roles);
+        if groups.len() < 2 {
+            return;
+        }
+        let mut names: Vec<String> = Vec::new();
+        for members in &groups {
+            let roles: Vec<&Role> = members.iter().map(|&index| &self.roles[index]).collect();
+            let mut name = app_name(&roles);
+            let base = name.clone();
+            let mut suffix = 2;
+            while names.contains(&name) {
+                name = format!("{base}-{suffix}");
+                suffix += 1;
+            }
+            names.push(name);
+        }
+        for (members, name) in groups.iter().zip(&names) {
+            for &index in members {
+                self.roles[index].app = Some(name.clone());
+            }
+        }
+        for service in &mut self.services {
+            let claimed: Vec<&String> = names
+                .iter()
+                .filter(|name| {
+                    url_hosts(
+                        self.roles
+                            .iter()
+                            .filter(|role| role.app.as_ref() == Some(*name)),
+                    )
+                    .contains(&service.name)
+                })
+                .collect();
+            if let [one] = claimed.as_slice() {
+                service.app = Some((*one).clone());
+            }
+        }
+    }
+
+    /// The apps [`Deployment::group_apps`] found, in the order of their first role; empty when
+    /// the files hold one app.
+    pub fn apps(&self) -> Vec<&str> {
+        let mut apps: Vec<&str> = Vec::new();
+        for role in &self.roles {
+            if let Some(app) = role.app.as_deref() {
+                if !apps.contains(&app) {
+                    apps.push(app);
+                }
+            }
+        }
+        apps
+    }
+
+    /// The deployment as one app sees it: its roles, the services it uses (its own, those it
+    /// shares with other apps, and those no app's URL names), and everything the apps share
+    /// (nginx, the host).
+    pub fn app_view(&self, app: &str) -> Deployment {
+        let roles: Vec<Role> = self
+            .roles
+            .iter()
+            .filter(|role| role.app.as_deref() == Some(app))
+            .cloned()
+            .collect();
+        let own_hosts = url_hosts(roles.iter());
+        let every_host = url_hosts(self.roles.iter());
+        let services = self
+            .services
+            .iter()
+            .filter(|service| match &service.app {
+                Some(owner) => owner == app,
+                None => own_hosts.contains(&service.name) || !every_host.contains(&service.name),
+            })
+            .cloned()
+            .collect();
+        Deployment {
+            roles,
+            host_memory_mib: self.host_memory_mib,
+            host_platform: self.host_platform.clone(),
+            nginx: self.nginx.clone(),
+            files: self.files.clone(),
+            services,
+            assumptions: self.assumptions.clone(),
+        }
+    }
+}
+
+const DATABASE_URL: &str = "REDASH_DATABASE_URL";
+const REDIS_URL: &str = "REDASH_REDIS_URL";
+
+/// The value of a URL variable when the files give it.
+fn known_url<'a>(role: &'a Role, name: &str) -> Option<&'a str> {
+    role.var(name)
+        .and_then(|value| value.value.as_deref())
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+}
+
+/// The env files a role reads: where its variables come from, other than its own definition.
+fn env_files_of(role: &Role) -> BTreeSet<&str> {
+    role.env
+        .values()
+        .map(|value| value.location.file.as_str())
+        .filter(|file| *file != role.location.file)
+        .collect()
+}
+
+/// The roles of each app, by index, in the order of their first role. Only groups that run a
+/// server of their own are apps: a worker pointed at another database is a mistake in one app
+/// (`setting-differs-between-roles` reports it), not a second app. A group without a server
+/// joins the one app it shares an env file with, if any.
+fn app_groups(roles: &[Role]) -> Vec<Vec<usize>> {
+    let groups = candidate_groups(roles);
+    let has_server = |members: &Vec<usize>| {
+        members
+            .iter()
+            .any(|&index| roles[index].kind == RoleKind::Server)
+    };
+    if groups.iter().filter(|members| has_server(members)).count() < 2 {
+        return vec![(0..roles.len()).collect()];
+    }
+    let (mut apps, serverless): (Vec<Vec<usize>>, Vec<Vec<usize>>) =
+        groups.into_iter().partition(|members| has_server(members));
+    let mut rest = Vec::new();
+    for members in serverless {
+        let files: BTreeSet<&str> = members
+            .iter()
+            .flat_map(|&index| env_files_of(&roles[index]))
+            .collect();
+        let sharing: Vec<usize> = (0..apps.len())
+            .filter(|&app| {
+                apps[app]
+                    .iter()
+                    .any(|&member| !env_files_of(&roles[member]).is_disjoint(&files))
+            })
+            .collect();
+        match sharing.as_slice() {
+            [one] => apps[*one].extend(members),
+            _ => rest.extend(members),
+        }
+    }
+    if !rest.is_empty() {
+        apps.push(rest);
+    }
+    for members in &mut apps {
+        members.sort_unstable();
+    }
+    apps.sort_by_key(|members| members[0]);
+    apps
+}
+
+/// Groups by the database and Redis URLs, or else by env files.
+fn candidate_groups(roles: &[Role]) -> Vec<Vec<usize>> {
+    // (database URL, Redis URL) of each group, as far as known.
+    type Key<'a> = (Option<&'a str>, Option<&'a str>);
+    let mut keys: Vec<Key<'_>> = Vec::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    fn add<'a>(keys: &mut Vec<Key<'a>>, groups: &mut Vec<Vec<usize>>, key: Key<'a>, index: usize) {
+        match keys.iter().position(|known| *known == key) {
+            Some(group) => groups[group].push(index),
+            None => {
+                keys.push(key);
+                groups.push(vec![index]);
+            }
+        }
+    }
+    let pairs: Vec<(Option<&str>, Option<&str>)> = roles
+        .iter()
+        .map(|role| (known_url(role, DATABASE_URL), known_url(role, REDIS_URL)))
+        .collect();
+    for (index, pair) in pairs.iter().enumerate() {
+        if let (Some(_), Some(_)) = pair {
+            add(&mut keys, &mut groups, *pair, index);
+        }
+    }
+    for (index, pair) in pairs.iter().enumerate() {
+        let agrees = |key: &(Option<&str>, Option<&str>)| match pair {
+            (Some(database), None) => key.0 == Some(*database),
+            (None, Some(redis)) => key.1 == Some(*redis),
+            _ => false,
+        };
+        match pair {
+            (Some(_), None) | (None, Some(_)) => {
+                let matching: Vec<_> = keys.iter().filter(|key| agrees(key)).copied().collect();
+                match matching.as_slice() {
+                    [one] => add(&mut keys, &mut groups, *one, index),
+                    _ => add(&mut keys, &mut groups, *pair, index),
+                }
+            }
+            _ => {}
+        }
+    }
+    let unknown: Vec<usize> = (0..roles.len())
+        .filter(|index| pairs[*index] == (None, None))
+        .collect();
+    if groups.is_empty() {
+        return groups_by_env_file(roles);
+    }
+    let mut rest = Vec::new();
+    for index in unknown {
+        let files = env_files_of(&roles[index]);
+        let sharing = groups.iter().position(|members| {
+            members
+                .iter()
+                .any(|&member| !env_files_of(&roles[member]).is_disjoint(&files))
+        });
+        match (sharing, groups.len()) {
+            (Some(group), _) => groups[group].push(index),
+            (None, 1) => groups[0].push(index),
+            (None, _) => rest.push(index),
+        }
+    }
+    if !rest.is_empty() {
+        groups.push(rest);
+    }
+    for members in &mut groups {
+        members.sort_unstable();
+    }
+    groups.sort_by_key(|members| members[0]);
+    groups
+}
+
+/// Roles that share an env file, directly or through another role, are one app; one app when
+/// a role reads no env file.
+fn groups_by_env_file(roles: &[Role]) -> Vec<Vec<usize>> {
+    let files: Vec<BTreeSet<&str>> = roles.iter().map(env_files_of).collect();
+    if files.iter().any(BTreeSet::is_empty) {
+        return vec![(0..roles.len()).collect()];
+    }
+    let mut groups: Vec<(Vec<usize>, BTreeSet<&str>)> = Vec::new();
+    for (index, own) in files.into_iter().enumerate() {
+        let mut merged = (vec![index], own);
+        let mut kept = Vec::new();
+        for group in groups {
+            if group.1.is_disjoint(&merged.1) {
+                kept.push(group);
+            } else {
+                merged.0.extend(group.0);
+                merged.1.extend(group.1);
+            }
+        }
+        kept.push(merged);
+        groups = kept;
+    }
+    let mut groups: Vec<Vec<usize>> = groups
+        .into_iter()
+        .map(|(mut members, _)| {
+            members.sort_unstable();
+            members
+        })
+        .collect();
+    groups.sort_by_key(|members| members[0]);
+    groups
+}
+
+/// The common prefix of the roles' names, in whole words (`analytics` from `analytics_server`
+/// and `analytics_adhoc_worker`), without a trailing role word; else the server's name.
+fn app_name(roles: &[&Role]) -> String {
+    const ROLE_WORDS: &[&str] = &[
+        "server",
+        "web",
+        "worker",
+        "workers",
+        "scheduler",
+        "scheduled",
+        "adhoc",
+        "celery",
+    ];
+    let words = |name: &str| -> Vec<String> {
+        name.split(['_', '-', '.'])
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let mut prefix = roles
+        .first()
+        .map(|role| words(&role.name))
+        .unwrap_or_default();
+    for role in roles {
+        let own = words(&role.name);
+        let common = prefix
+            .iter()
+            .zip(&own)
+            .take_while(|(left, right)| left == right)
+            .count();
+        prefix.truncate(common);
+    }
+    while prefix.len() > 1
+        && prefix
+            .last()
+            .is_some_and(|word| ROLE_WORDS.contains(&word.to_ascii_lowercase().as_str()))
+    {
+        prefix.pop();
+    }
+    if let Some(first) = prefix.first() {
+        let only_a_role_word = prefix.len() == 1 && ROLE_WORDS.contains(&first.as_str());
+        if !first.is_empty() && !only_a_role_word {
+            // The name as written, up to the end of the common words.
+            let name = &roles[0].name;
+            let length: usize = prefix.iter().map(String::len).sum::<usize>() + prefix.len() - 1;
+            return name[..length].to_owned();
+        }
+    }
+    roles
+        .iter()
+        .find(|role| role.kind == RoleKind::Server)
+        .or(roles.first())
+        .map_or_else(|| "app".to_owned(), |role| role.name.clone())
+}
+
+/// The hosts the roles' database and Redis URLs name.
+fn url_hosts<'a>(roles: impl Iterator<Item = &'a Role>) -> BTreeSet<String> {
+    roles
+        .flat_map(|role| [known_url(role, DATABASE_URL), known_url(role, REDIS_URL)])
+        .flatten()
+        .filter_map(url_host)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `postgres` from `postgresql://user:secret@postgres:5432/redash`.
+pub fn url_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = if let Some(bracketed) = host_port.strip_prefix('[') {
+        bracketed.split(']').next()?
+    } else {
+        host_port.split(':').next()?
+    };
+    (!host.is_empty()).then_some(host)
 }
 
 /// Parses `4GiB`, `4g`, `512m`, `512MiB`, `2048` (MiB) into MiB.
@@ -232,6 +577,122 @@ mod tests {
         assert_eq!(parse_memory_mib("1.5G"), Some(1536));
         assert_eq!(parse_memory_mib("2048"), Some(2048));
         assert_eq!(parse_memory_mib("lots"), None);
+    }
+
+    fn role(name: &str, kind: RoleKind, env: &[(&str, &str, &str)]) -> Role {
+        Role {
+            name: name.into(),
+            kind,
+            location: Location {
+                file: "compose.yml".into(),
+                line: 1,
+            },
+            command: None,
+            image: None,
+            env: env
+                .iter()
+                .map(|(name, value, file)| {
+                    (
+                        (*name).to_owned(),
+                        EnvValue {
+                            value: Some((*value).to_owned()),
+                            location: Location {
+                                file: (*file).to_owned(),
+                                line: 1,
+                            },
+                            from_secret_store: false,
+                        },
+                    )
+                })
+                .collect(),
+            replicas: None,
+            memory_limit_mib: None,
+            health_check: None,
+            ecs: false,
+            platform: None,
+            update_strategy: None,
+            app: None,
+        }
+    }
+
+    fn apps_of(roles: Vec<Role>) -> Vec<Option<String>> {
+        let mut deployment = Deployment {
+            roles,
+            ..Deployment::default()
+        };
+        deployment.group_apps();
+        deployment
+            .roles
+            .iter()
+            .map(|role| role.app.clone())
+            .collect()
+    }
+
+    #[test]
+    fn apps_are_grouped_by_their_urls_and_named_by_their_prefix() {
+        let a = [
+            (DATABASE_URL, "postgresql://a:pw@rds/a", "a.env"),
+            (REDIS_URL, "redis://redis/0", "a.env"),
+        ];
+        let b = [
+            (DATABASE_URL, "postgresql://b:pw@rds/b", "b.env"),
+            (REDIS_URL, "redis://redis/1", "b.env"),
+        ];
+        let apps = apps_of(vec![
+            role("sales_server", RoleKind::Server, &a),
+            role("sales_adhoc_worker", RoleKind::Worker, &a),
+            role("hr-server", RoleKind::Server, &b),
+            role("hr-scheduler", RoleKind::Scheduler, &b),
+            // Only the Redis URL: it joins the app that agrees on it.
+            role("sales_scheduler", RoleKind::Scheduler, &a[1..]),
+        ]);
+        let names: Vec<&str> = apps.iter().map(|app| app.as_deref().unwrap()).collect();
+        assert_eq!(names, ["sales", "sales", "hr", "hr", "sales"]);
+    }
+
+    #[test]
+    fn a_worker_on_another_database_is_not_a_second_app() {
+        let apps = apps_of(vec![
+            role(
+                "server",
+                RoleKind::Server,
+                &[(DATABASE_URL, "postgresql://a@db/a", "env")],
+            ),
+            role(
+                "worker",
+                RoleKind::Worker,
+                &[(DATABASE_URL, "postgresql://a@replica/a", "env")],
+            ),
+        ]);
+        assert_eq!(apps, [None, None]);
+    }
+
+    #[test]
+    fn without_urls_apps_are_the_env_files_they_share() {
+        let apps = apps_of(vec![
+            role("one", RoleKind::Server, &[("X", "1", "one.env")]),
+            role("one_worker", RoleKind::Worker, &[("X", "1", "one.env")]),
+            role("two", RoleKind::Server, &[("X", "1", "two.env")]),
+        ]);
+        assert_eq!(
+            apps,
+            [
+                Some("one".to_owned()),
+                Some("one".to_owned()),
+                Some("two".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn url_hosts() {
+        assert_eq!(
+            url_host("postgresql://u:p@rds.example:5432/db"),
+            Some("rds.example")
+        );
+        assert_eq!(url_host("redis://redis:6379/1"), Some("redis"));
+        assert_eq!(url_host("redis://[::1]:6379"), Some("::1"));
+        assert_eq!(url_host("not a url"), None);
     }
 
     #[test]

@@ -5,7 +5,10 @@
 pub mod compose;
 pub mod deployment;
 pub mod ecs;
+pub mod ecs_service;
 pub mod env_file;
+pub mod helm;
+pub mod k8s;
 pub mod nginx;
 mod tree;
 
@@ -89,12 +92,48 @@ impl DeploymentFiles {
             ..Deployment::default()
         };
         if let Some(path) = &self.compose {
-            deployment.roles.extend(compose::read_compose(path)?);
+            let (roles, services) = compose::read_compose(path)?;
+            deployment.roles.extend(roles);
+            deployment.services.extend(services);
             deployment.files.push(path.display().to_string());
         }
         for path in &self.ecs_task_definitions {
             deployment.roles.extend(ecs::read_task_definition(path)?);
             deployment.files.push(path.display().to_string());
+        }
+        for path in &self.ecs_services {
+            ecs_service::apply_service(path, &mut deployment.roles)?;
+            deployment.files.push(path.display().to_string());
+        }
+        for path in &self.k8s {
+            let (roles, services) = k8s::read_manifests(path)?;
+            deployment.roles.extend(roles);
+            deployment.services.extend(services);
+            deployment.files.push(path.display().to_string());
+        }
+        if let Some(path) = &self.helm_values {
+            // The chart's generations are knowledge; the embedded copy is the one that matches
+            // this binary's reader.
+            let knowledge =
+                crate::knowledge::KnowledgeBase::embedded().map_err(|error| InputError::Shape {
+                    path: path.clone(),
+                    message: format!("the embedded knowledge base: {error}"),
+                })?;
+            let (roles, services, chart) = helm::read_values(
+                path,
+                self.helm_chart_version.as_deref(),
+                &knowledge.helm_chart,
+            )?;
+            deployment.roles.extend(roles);
+            deployment.services.extend(services);
+            deployment.files.push(format!(
+                "{} (Helm chart {})",
+                path.display(),
+                chart.generation
+            ));
+            if let Some(assumed) = chart.assumed {
+                deployment.assumptions.push(assumed);
+            }
         }
         for (name, count) in &self.ecs_desired_counts {
             let role = deployment
@@ -135,6 +174,7 @@ impl DeploymentFiles {
             deployment.nginx = Some(nginx::read_nginx(path)?);
             deployment.files.push(path.display().to_string());
         }
+        deployment.group_apps();
         Ok(deployment)
     }
 }

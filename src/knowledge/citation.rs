@@ -1,7 +1,8 @@
 //! Citations of upstream files in the knowledge base, and what makes one wrong.
 //!
-//! A citation is `TAG:path[:line[-line]]` in getredash/redash or `setup@SHA:path[:line[-line]]`
-//! in getredash/setup, as a whole `source` or written inside a sentence. The maintainer harness
+//! A citation is `TAG:path[:line[-line]]` in getredash/redash, `setup@SHA:path[:line[-line]]`
+//! in getredash/setup or `helm@TAG:path[:line[-line]]` in getredash/contrib-helm-chart (whose
+//! tags, `v2.4.0` or `redash-4.0.1`, would otherwise read as Redash's), as a whole `source` or written inside a sentence. The maintainer harness
 //! `verify-citations` (src/bin/verify-citations.rs) reads the cited files from git and asks
 //! [`problem`] whether each citation holds; nothing here touches git, so the rules are tested
 //! on their own.
@@ -18,6 +19,8 @@ pub enum Upstream<'a> {
     Redash { tag: &'a str },
     /// getredash/setup at a commit (`39abe4e`).
     Setup { commit: &'a str },
+    /// getredash/contrib-helm-chart at a tag (`v2.4.0`, `redash-4.0.1`).
+    HelmChart { tag: &'a str },
 }
 
 impl Upstream<'_> {
@@ -26,6 +29,7 @@ impl Upstream<'_> {
         match self {
             Upstream::Redash { tag } => tag,
             Upstream::Setup { commit } => commit,
+            Upstream::HelmChart { tag } => tag,
         }
     }
 }
@@ -48,6 +52,11 @@ impl<'a> Citation<'a> {
                 return None;
             }
             Upstream::Setup { commit }
+        } else if let Some(tag) = reference.strip_prefix("helm@") {
+            if tag.is_empty() || tag.contains(char::is_whitespace) {
+                return None;
+            }
+            Upstream::HelmChart { tag }
         } else {
             let version = reference.strip_prefix('v')?;
             if !version.starts_with(|c: char| c.is_ascii_digit()) {
@@ -211,6 +220,10 @@ pub fn citations(knowledge: &KnowledgeBase) -> Vec<Cited> {
     walk(
         "upgrade-paths/policy.json".into(),
         to_value(&knowledge.policy),
+    );
+    walk(
+        "upgrade-paths/helm-chart.json".into(),
+        to_value(&knowledge.helm_chart),
     );
     found
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use include_dir::{include_dir, Dir};
 use serde::de::DeserializeOwned;
 
+use super::helm_chart::HelmChart;
 use super::model::{EnvCatalog, KnownBugs, PathPolicy, Release, Transition};
 use super::schema::ReleaseSchema;
 use super::{KnowledgeBase, KnowledgeError};
@@ -100,6 +101,7 @@ pub enum FileKind {
     EnvCatalog,
     Policy,
     Schema,
+    HelmChart,
 }
 
 impl FileKind {
@@ -116,6 +118,7 @@ impl FileKind {
             (_, "known-bugs.json") => Some(FileKind::KnownBugs),
             (_, "env-vars.json") => Some(FileKind::EnvCatalog),
             (_, "policy.json") => Some(FileKind::Policy),
+            (_, "helm-chart.json") => Some(FileKind::HelmChart),
             _ => None,
         }
     }
@@ -145,6 +148,7 @@ pub(super) fn assemble(files: &[DataFile]) -> Result<KnowledgeBase, KnowledgeErr
     let mut known_bugs = None;
     let mut env_catalog = None;
     let mut policy = None;
+    let mut helm_chart = None;
     for file in files {
         match FileKind::of(&file.path) {
             Some(FileKind::Release) => releases.push(parse(file)?),
@@ -153,6 +157,7 @@ pub(super) fn assemble(files: &[DataFile]) -> Result<KnowledgeBase, KnowledgeErr
             Some(FileKind::KnownBugs) => known_bugs = Some(parse::<KnownBugs>(file)?),
             Some(FileKind::EnvCatalog) => env_catalog = Some(parse::<EnvCatalog>(file)?),
             Some(FileKind::Policy) => policy = Some(parse::<PathPolicy>(file)?),
+            Some(FileKind::HelmChart) => helm_chart = Some(parse::<HelmChart>(file)?),
             None => {
                 return Err(KnowledgeError::UnexpectedFile {
                     path: file.path.clone(),
@@ -176,6 +181,9 @@ pub(super) fn assemble(files: &[DataFile]) -> Result<KnowledgeBase, KnowledgeErr
         policy: policy.ok_or(KnowledgeError::MissingFile {
             name: "policy.json",
         })?,
+        helm_chart: helm_chart.ok_or(KnowledgeError::MissingFile {
+            name: "helm-chart.json",
+        })?,
     })
 }
 
@@ -197,6 +205,7 @@ pub fn canonical_form(file: &DataFile) -> Result<String, KnowledgeError> {
         Some(FileKind::EnvCatalog) => again::<EnvCatalog>(file),
         Some(FileKind::Policy) => again::<PathPolicy>(file),
         Some(FileKind::Schema) => again::<ReleaseSchema>(file),
+        Some(FileKind::HelmChart) => again::<HelmChart>(file),
         None => Err(KnowledgeError::UnexpectedFile {
             path: file.path.clone(),
         }),

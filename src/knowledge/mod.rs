@@ -2,6 +2,7 @@
 
 pub mod citation;
 mod graph;
+pub mod helm_chart;
 mod load;
 pub mod model;
 pub mod schema;
@@ -62,6 +63,8 @@ pub struct KnowledgeBase {
     pub known_bugs: KnownBugs,
     pub env_catalog: EnvCatalog,
     pub policy: PathPolicy,
+    /// The community Helm chart's generations (`helm-chart.json`).
+    pub helm_chart: helm_chart::HelmChart,
 }
 
 impl KnowledgeBase {

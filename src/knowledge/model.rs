@@ -7,7 +7,7 @@ use semver::Version;
 use serde::{Deserialize, Serialize};
 
 /// Where a fact comes from: `TAG:path[:line]` in getredash/redash, `setup@SHA:path` in
-/// getredash/setup, or an `https://` URL.
+/// getredash/setup, `helm@TAG:path[:line]` in getredash/contrib-helm-chart, or an `https://` URL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Source(pub String);
@@ -30,6 +30,9 @@ impl Source {
         }
         if let Some(sha) = reference.strip_prefix("setup@") {
             return sha.len() >= 7 && sha.chars().all(|c| c.is_ascii_hexdigit());
+        }
+        if let Some(tag) = reference.strip_prefix("helm@") {
+            return !tag.is_empty();
         }
         reference.starts_with('v') && reference[1..].starts_with(|c: char| c.is_ascii_digit())
     }
@@ -606,6 +609,20 @@ pub struct EnvVar {
     /// then gives this instead of any action that tells the operator to set it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<Note>,
+    /// The roles in which the variable takes effect in this release, when they must agree on
+    /// it: a value set on some of them and not the others (or different) is a finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub takes_effect: Option<TakesEffect>,
+}
+
+/// Where a variable takes effect: the roles (`server`, `worker`, `scheduler`) whose processes
+/// act on it, what it does there, and the upstream code that does it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TakesEffect {
+    pub roles: Vec<String>,
+    pub text: String,
+    pub source: Source,
 }
 
 /// One file per pair of consecutive releases: `upgrade-paths/hops/<from>-<to>.json`.

@@ -69,6 +69,10 @@ pub(super) fn violations(knowledge: &KnowledgeBase) -> Vec<Violation> {
     env_catalog(knowledge, &mut collector);
     schemas(knowledge, &mut collector);
     modules(knowledge, &mut collector);
+    collector.switch("upgrade-paths/helm-chart.json".into());
+    for problem in super::helm_chart::problems(&knowledge.helm_chart, &knowledge.releases) {
+        collector.report(problem);
+    }
     collector.found
 }
 
@@ -178,6 +182,23 @@ fn releases(knowledge: &KnowledgeBase, collector: &mut Collector) {
                     &format!("env {} ignored", variable.name),
                     std::slice::from_ref(ignored),
                 );
+            }
+            if let Some(effect) = &variable.takes_effect {
+                collector.source(
+                    &format!("env {} takes_effect", variable.name),
+                    &effect.source,
+                );
+                if effect.roles.is_empty()
+                    || effect
+                        .roles
+                        .iter()
+                        .any(|role| !["server", "worker", "scheduler"].contains(&role.as_str()))
+                {
+                    collector.report(format!(
+                        "env {}: takes_effect.roles must name server, worker or scheduler",
+                        variable.name
+                    ));
+                }
             }
             if knowledge.env_doc(&variable.name).is_none() {
                 collector.report(format!(

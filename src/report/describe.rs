@@ -188,6 +188,15 @@ pub(crate) fn summary_line(report: &crate::checks::CheckReport) -> String {
     line
 }
 
+/// `[analytics] ` before a finding of one app among several; empty otherwise.
+pub(crate) fn app_tag(finding: &crate::checks::Finding) -> String {
+    finding
+        .app
+        .as_ref()
+        .map(|app| format!("[{app}] "))
+        .unwrap_or_default()
+}
+
 /// `512 B`, `130.0 KiB`, `42.9 MiB`.
 pub(crate) fn byte_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::{Document, Format, ReportError, Reporter};
 use crate::checks::{CheckReport, Finding, Severity, CANNOT_RUN, CHECKS};
+use crate::report::describe::app_tag;
 
 pub struct SarifReporter;
 
@@ -90,9 +91,12 @@ fn result(finding: &Finding) -> Value {
         "ruleId": finding.code,
         "ruleIndex": rule_index(finding.code),
         "level": level(finding.severity),
-        "message": {"text": format!("{} Fix: {}", finding.message, finding.help)},
+        "message": {"text": format!("{}{} Fix: {}", app_tag(finding), finding.message, finding.help)},
         "properties": {"hop": finding.hop, "effect": finding.effect},
     });
+    if let Some(app) = &finding.app {
+        result["properties"]["app"] = json!(app);
+    }
     if let Some(location) = &finding.location {
         result["locations"] = json!([{
             "physicalLocation": {

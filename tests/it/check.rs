@@ -188,6 +188,21 @@ fn cases() -> Vec<Case> {
             Box::new(|setup: &mut Setup| setup.worker.push(("REDASH_SECRET_KEY", "another-key"))),
         ),
         (
+            "setting-differs-between-roles",
+            Box::new(|setup: &mut Setup| {
+                setup
+                    .server
+                    .push(("REDASH_ENFORCE_PRIVATE_IP_BLOCK", "false"))
+            }),
+        ),
+        (
+            "connection-setting-not-read",
+            Box::new(|setup: &mut Setup| {
+                setup.worker.push(("REDIS_HOST", "redis"));
+                setup.worker.push(("REDIS_PORT", "6379"));
+            }),
+        ),
+        (
             "variable-removed",
             Box::new(|setup: &mut Setup| {
                 setup
@@ -309,7 +324,10 @@ fn every_registered_check_has_a_case() {
             covered.contains(&code)
                 || code == "secret-in-plain-environment"
                 || crate::db_checks::COVERED.contains(&code)
-                || crate::platforms::COVERED.contains(&code),
+                || crate::platforms::COVERED.contains(&code)
+                || crate::services::COVERED.contains(&code)
+                || crate::helm::COVERED.contains(&code)
+                || crate::k8s::COVERED.contains(&code),
             "{code} has no firing case in check.rs"
         );
         assert!(
@@ -798,7 +816,7 @@ fn a_check_that_cannot_run_says_so_once_per_run() {
 }
 
 #[test]
-fn the_official_v4_layout_reaches_6_without_error_and_7_with_the_secret_it_lacks() {
+fn the_official_v4_layout_keeps_its_database_in_no_volume_and_lacks_a_secret_from_7() {
     let check = |to: &str| {
         let output = run_in(
             &repo_root(),
@@ -826,8 +844,11 @@ fn the_official_v4_layout_reaches_6_without_error_and_7_with_the_secret_it_lacks
             .collect();
         (output.status.code(), errors, report)
     };
+    // Upstream's 4.0.1 compose has the PostgreSQL volume commented out
+    // (v4.0.1:docker-compose.production.yml:41-42): the database lives in the container.
     let (code, errors, report) = check("6");
-    assert_eq!(code, Some(0), "{errors:?}");
+    assert_eq!(code, Some(1), "{errors:?}");
+    assert_eq!(errors, ["database-without-volume"]);
     // The 'schemas' queue that 4.x-6.x's own defaults leave unconsumed is a warning.
     assert!(report["findings"].as_array().unwrap().iter().any(|finding| {
         finding["code"] == "queues-not-consumed"
@@ -840,7 +861,13 @@ fn the_official_v4_layout_reaches_6_without_error_and_7_with_the_secret_it_lacks
     // From 7.0.0 the worker decrypts data sources with the cookie secret only the server has.
     let (code, errors, _) = check("7");
     assert_eq!(code, Some(1));
-    assert_eq!(errors, ["secret-key-differs-between-roles"]);
+    assert_eq!(
+        errors,
+        [
+            "database-without-volume",
+            "secret-key-differs-between-roles"
+        ]
+    );
 }
 
 #[test]
@@ -1043,4 +1070,136 @@ fn the_check_states_the_model_the_plan_prints() {
         assert!(joined.contains(model), "{model}");
     }
     assert!(!joined.contains("per worker process"));
+}
+
+#[test]
+fn settings_must_agree_where_they_take_effect_and_urls_are_never_shown() {
+    let findings = |setup: &Setup| -> Vec<Value> {
+        let (_, text, _dir) = setup.run("json");
+        let report: Value = serde_json::from_str(&text).unwrap();
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|finding| finding["code"] == "setting-differs-between-roles")
+            .cloned()
+            .collect()
+    };
+    // Mail settings on the server alone: the workers send the e-mail.
+    let mut mail = Setup::ready();
+    mail.server.push(("REDASH_MAIL_SERVER", "smtp.example.com"));
+    let found = findings(&mail);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let message = found[0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("REDASH_MAIL_SERVER is set on server but not on worker, scheduler,")
+            || message.starts_with("REDASH_MAIL_SERVER is set on server but not on worker,"),
+        "{message}"
+    );
+    assert_eq!(found[0]["severity"], "warning");
+
+    // Runner lists that differ: the same list in another order is the same setting.
+    let mut lists = Setup::ready();
+    lists.shared_env.push((
+        "REDASH_ADDITIONAL_QUERY_RUNNERS",
+        "redash.query_runner.python,redash.query_runner.jql",
+    ));
+    lists.worker.push((
+        "REDASH_ADDITIONAL_QUERY_RUNNERS",
+        "redash.query_runner.jql, redash.query_runner.python",
+    ));
+    assert_eq!(findings(&lists), Vec::<Value>::new());
+    lists.worker.pop();
+    lists
+        .worker
+        .push(("REDASH_ADDITIONAL_QUERY_RUNNERS", "redash.query_runner.jql"));
+    let found = findings(&lists);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("differs between"));
+
+    // A worker on another database: an error, and neither URL (nor its password) is printed.
+    let mut url = Setup::ready();
+    url.worker.push((
+        "REDASH_DATABASE_URL",
+        "postgresql://redash:other-db-password@replica/redash",
+    ));
+    let (code, text, _dir) = url.run("json");
+    assert_eq!(code, 1);
+    let report: Value = serde_json::from_str(&text).unwrap();
+    let differs: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|finding| finding["code"] == "setting-differs-between-roles")
+        .collect();
+    assert_eq!(differs.len(), 1, "{report:#}");
+    assert_eq!(differs[0]["severity"], "error");
+    assert!(differs[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("values not shown"));
+    for format in ["text", "markdown", "json", "sarif"] {
+        let (_, text, _dir) = url.run(format);
+        assert!(!text.contains("other-db-password"), "{format}");
+        assert!(!text.contains("db-password@"), "{format}");
+    }
+
+    // The URL through its older name is the same setting.
+    let mut fallback = Setup::ready();
+    fallback
+        .shared_env
+        .retain(|(name, _)| *name != "REDASH_DATABASE_URL");
+    fallback.server.push((
+        "REDASH_DATABASE_URL",
+        "postgresql://redash:db-password@postgres/redash",
+    ));
+    fallback.worker.push((
+        "DATABASE_URL",
+        "postgresql://redash:db-password@postgres/redash",
+    ));
+    fallback.scheduler.push((
+        "DATABASE_URL",
+        "postgresql://redash:db-password@postgres/redash",
+    ));
+    assert_eq!(findings(&fallback), Vec::<Value>::new());
+}
+
+#[test]
+fn a_redis_given_in_parts_the_release_does_not_read_is_an_error_naming_the_default() {
+    let mut parts = Setup::ready();
+    parts.worker.push(("REDASH_REDIS_HOST", "redis"));
+    parts
+        .worker
+        .push(("REDASH_REDIS_PASSWORD", "redis-password"));
+    let (code, text, _dir) = parts.run("json");
+    assert_eq!(code, 1);
+    let report: Value = serde_json::from_str(&text).unwrap();
+    let found: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|finding| finding["code"] == "connection-setting-not-read")
+        .collect();
+    assert_eq!(found.len(), 1, "{report:#}");
+    assert_eq!(
+        found[0]["message"],
+        "worker gives its Redis connection as REDASH_REDIS_HOST, REDASH_REDIS_PASSWORD, which 10.1.0 does not read, and no REDASH_REDIS_URL: it will connect to the default (value of REDIS_URL, else redis://localhost:6379/0)"
+    );
+    assert!(!text.contains("redis-password"));
+    // libpq's own variables are read: PGHOST is no finding.
+    let mut libpq = Setup::ready();
+    libpq.worker.push(("PGHOST", "postgres"));
+    assert!(!libpq
+        .codes()
+        .contains(&"connection-setting-not-read".to_owned()));
+    // With the URL set, the parts beside it are harmless.
+    parts
+        .worker
+        .push(("REDASH_REDIS_URL", "redis://:redis-password@redis:6379/0"));
+    assert!(!parts
+        .codes()
+        .contains(&"connection-setting-not-read".to_owned()));
 }

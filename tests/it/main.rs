@@ -1,10 +1,13 @@
 //! The one integration-test binary; modules by area.
 
+mod apps;
 mod check;
 mod cli;
 mod cmd;
 mod db_checks;
 mod detect;
+mod helm;
+mod k8s;
 mod knowledge;
 mod pg;
 mod plan;
@@ -12,6 +15,7 @@ mod platforms;
 mod procfs;
 mod rehearse;
 mod rehearse_resume;
+mod services;
 mod snapshot;
 mod snapshot_safety;
 mod support;

@@ -352,6 +352,10 @@ impl ConfigCheck for MemoryInsufficient {
     fn meta(&self) -> &'static CheckMeta {
         &META
     }
+    /// Every app on the host counts against --host-memory.
+    fn host_wide(&self) -> bool {
+        true
+    }
     fn run(&self, hop: &HopContext<'_>) -> Result<Vec<Report>, CannotRun> {
         let Some(figures) = &hop.plan.to.memory else {
             return Err(CannotRun(format!(
@@ -383,7 +387,38 @@ impl ConfigCheck for MemoryInsufficient {
                 .sum();
             let minimum = host_minimum.unwrap_or(0).max(total);
             if host < minimum {
-                let (need, help) = if per_role_figures {
+                let apps = deployment.apps();
+                let (need, help) = if per_role_figures && !apps.is_empty() {
+                    // Several apps share the host: one sum, broken down by app.
+                    let breakdown: Vec<String> = apps
+                        .iter()
+                        .map(|app| {
+                            let own: Vec<&Estimate<'_>> = estimates
+                                .iter()
+                                .filter(|estimate| estimate.role.app.as_deref() == Some(*app))
+                                .collect();
+                            let subtotal: u64 = own
+                                .iter()
+                                .map(|estimate| estimate.need * u64::from(estimate.role.copies()))
+                                .sum();
+                            let summands: Vec<String> =
+                                own.iter().map(|estimate| estimate.summand()).collect();
+                            format!("{app} {subtotal} MiB ({})", summands.join("; "))
+                        })
+                        .collect();
+                    let need = format!(
+                        "{version} needs about {total} MiB at idle for the roles of the {} apps on it, and upstream recommends at least {} MiB for a host of one Redash; idle need by app: {}",
+                        apps.len(),
+                        host_minimum.unwrap_or(total),
+                        breakdown.join("; ")
+                    );
+                    let help = format!(
+                        "Move to a host with at least {minimum} MiB before the hop, or move an app \
+                         to a host of its own: every app's roles share this one. {FLOOR} Count \
+                         PostgreSQL and Redis too where they share the host."
+                    );
+                    (need, help)
+                } else if per_role_figures {
                     let summands: Vec<String> = estimates.iter().map(Estimate::summand).collect();
                     let need = format!(
                         "{version} needs about {total} MiB for these roles at idle and upstream recommends at least {} MiB; idle need: {}",
@@ -405,6 +440,18 @@ impl ConfigCheck for MemoryInsufficient {
                         )
                     };
                     (need, help)
+                } else if !apps.is_empty() {
+                    (
+                        format!(
+                            "upstream recommends at least {minimum} MiB for a host of one Redash on {version}, and this one runs {} apps ({}; the knowledge base has no per-role figures to sum)",
+                            apps.len(),
+                            apps.join(", ")
+                        ),
+                        format!(
+                            "Move to a host with well over {minimum} MiB before the hop, or move \
+                             apps to hosts of their own: upstream's figure is for one app."
+                        ),
+                    )
                 } else {
                     (
                         format!("upstream recommends at least {minimum} MiB for {version} (the knowledge base has no per-role figures for it)"),

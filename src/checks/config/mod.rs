@@ -1,23 +1,33 @@
 //! Checks of the deployment's configuration: env files, compose services, ECS task definitions,
 //! nginx. They run without a database.
 
+pub mod connection_setting_not_read;
 pub mod cookie_secret_missing;
 pub mod csrf_enforced_with_multi_org;
+pub mod database_without_volume;
 pub mod gunicorn_binds_ipv6;
+pub mod helm_chart_mismatches_image;
 pub mod image_platform_unavailable;
 pub mod image_tag_mismatch;
 pub mod login_throttle_health_check;
 pub mod memory_insufficient;
 pub mod module_removed;
 pub mod multi_org_static_images;
+pub mod postgres_older_than_target;
 pub mod queues_celery_obsolete;
 pub mod queues_not_consumed;
 pub mod redash_host_without_scheme;
+pub mod redis_may_drop_jobs;
+pub mod redis_older_than_target;
 pub mod scheduler_not_single;
 pub mod scheduler_queues_ignored;
+pub mod scheduler_update_overlaps;
 pub mod secret_in_plain_environment;
 pub mod secret_key_differs_between_roles;
 pub mod secret_key_unset;
+pub mod service_image_floats;
+mod service_images;
+pub mod setting_differs_between_roles;
 pub mod variable_removed;
 pub mod workers_count_meaning_changed;
 

@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use crate::checks::CheckReport;
+use crate::report::describe::app_tag;
 
 /// A change ticket: the title names both releases, the header when and with what the check ran
 /// and what it read, then one checklist of fixes per hop.
@@ -49,8 +50,12 @@ pub fn findings_markdown(out: &mut dyn Write, report: &CheckReport) -> std::io::
                 .unwrap_or_default();
             writeln!(
                 out,
-                "- [ ] **{}** `{}`{place}{effect}: {} Fix: {}",
-                finding.severity, finding.code, finding.message, finding.help
+                "- [ ] {}**{}** `{}`{place}{effect}: {} Fix: {}",
+                app_tag(finding),
+                finding.severity,
+                finding.code,
+                finding.message,
+                finding.help
             )?;
         }
     }
@@ -59,7 +64,7 @@ pub fn findings_markdown(out: &mut dyn Write, report: &CheckReport) -> std::io::
         writeln!(out, "## Checks that could not run")?;
         writeln!(out)?;
         for finding in report.could_not_run() {
-            writeln!(out, "- {}", finding.message)?;
+            writeln!(out, "- {}{}", app_tag(finding), finding.message)?;
         }
     }
     Ok(())

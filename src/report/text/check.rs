@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use crate::checks::{CheckMeta, CheckReport, CHECKS};
+use crate::report::describe::app_tag;
 use crate::report::{wrap, TEXT_WIDTH};
 
 pub fn findings_text(out: &mut dyn Write, report: &CheckReport) -> std::io::Result<()> {
@@ -30,8 +31,10 @@ pub fn findings_text(out: &mut dyn Write, report: &CheckReport) -> std::io::Resu
                 .unwrap_or_default();
             writeln!(
                 out,
-                "  {}[{}]{place}{effect}",
-                finding.severity, finding.code
+                "  {}{}[{}]{place}{effect}",
+                app_tag(finding),
+                finding.severity,
+                finding.code
             )?;
             for line in wrap(&finding.message, TEXT_WIDTH, "      ", "      ") {
                 writeln!(out, "{line}")?;
@@ -48,7 +51,7 @@ pub fn findings_text(out: &mut dyn Write, report: &CheckReport) -> std::io::Resu
             "Could not run (give the input, or see `redash-upgrade explain CODE`):"
         )?;
         for finding in report.could_not_run() {
-            writeln!(out, "  {}", finding.message)?;
+            writeln!(out, "  {}{}", app_tag(finding), finding.message)?;
         }
     }
     writeln!(out)?;
