@@ -332,3 +332,54 @@ fn a_malformed_manifest_is_one_line_naming_file_and_line() {
         "{message}"
     );
 }
+
+#[test]
+fn settings_that_must_agree_and_connections_in_parts_are_read_from_manifests() {
+    // Quiet on the chart as rendered: every role builds both URLs in its wrapper.
+    let report = check_json(&["--k8s", HELM]);
+    let found = findings(&report);
+    assert!(of_code(&found, "setting-differs-between-roles").is_empty());
+    assert!(of_code(&found, "connection-setting-not-read").is_empty());
+
+    // The private-address block given to the server's container alone.
+    let (_dir, path) = helm_variant(|text| {
+        text.replacen(
+            "              exec /app/bin/docker-entrypoint server\n          env:\n",
+            "              exec /app/bin/docker-entrypoint server\n          env:\n            - name: REDASH_ENFORCE_PRIVATE_IP_BLOCK\n              value: \"false\"\n",
+            1,
+        )
+    });
+    let found = findings(&check_json(&["--k8s", path.to_str().unwrap()]));
+    let differs = of_code(&found, "setting-differs-between-roles");
+    assert_eq!(differs.len(), 1, "{found:?}");
+    assert!(
+        differs[0].1.starts_with(
+            "REDASH_ENFORCE_PRIVATE_IP_BLOCK is set on redash but not on redash-adhocworker"
+        ),
+        "{}",
+        differs[0].1
+    );
+    assert_eq!(
+        line_of(&path, differs[0].2),
+        "- name: REDASH_ENFORCE_PRIVATE_IP_BLOCK"
+    );
+
+    // A wrapper that no longer exports the Redis URL: the parts alone reach the server.
+    let (_dir, path) = helm_variant(|text| {
+        text.replacen(
+            "                export REDASH_REDIS_URL=\"redis://:${REDASH_REDIS_PASSWORD}@${REDASH_REDIS_HOSTNAME}:${REDASH_REDIS_PORT}/${REDASH_REDIS_NAME}\"\n              else\n                export REDASH_REDIS_URL=\"redis://${REDASH_REDIS_HOSTNAME}:${REDASH_REDIS_PORT}/${REDASH_REDIS_NAME}\"\n",
+            "                true\n              else\n                true\n",
+            1,
+        )
+    });
+    let found = findings(&check_json(&["--k8s", path.to_str().unwrap()]));
+    let parts = of_code(&found, "connection-setting-not-read");
+    assert_eq!(parts.len(), 1, "{found:?}");
+    assert!(
+        parts[0]
+            .1
+            .starts_with("redash gives its Redis connection as REDASH_REDIS_"),
+        "{}",
+        parts[0].1
+    );
+}
