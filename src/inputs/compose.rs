@@ -10,7 +10,7 @@ use super::deployment::{
 };
 use super::env_file::read_env_file;
 use super::tree::{self, Node};
-use super::{read, InputError, Location};
+use super::{read, shell_words, InputError, Location};
 
 /// The Redash services of a compose file (those whose command is a Redash role or whose image is
 /// Redash's), and the PostgreSQL and Redis services beside them (by image, see
@@ -552,46 +552,6 @@ fn host_file(path: &Path, mounts: &[Mount], inside: &str) -> Option<std::path::P
             .filter(|component| *component != std::path::Component::CurDir)
             .collect(),
     )
-}
-
-/// Splits a command as compose does (shell words: blanks separate, quotes group and are
-/// removed, so `--save ""` keeps its empty value).
-fn shell_words(text: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    let mut characters = text.chars();
-    while let Some(character) = characters.next() {
-        match (quote, character) {
-            (Some(open), close) if open == close => quote = None,
-            (Some('"') | None, '\\') => {
-                if let Some(next) = characters.next() {
-                    word.push(next);
-                }
-                in_word = true;
-            }
-            (Some(_), other) => word.push(other),
-            (None, '"' | '\'') => {
-                quote = Some(character);
-                in_word = true;
-            }
-            (None, blank) if blank.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            (None, other) => {
-                word.push(other);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    words
 }
 
 #[cfg(test)]

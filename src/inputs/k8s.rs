@@ -456,37 +456,9 @@ fn fields_words(container: &Node, fields: &[&str]) -> Vec<String> {
     words
 }
 
-/// Whitespace-separated words with their quotes removed (`""` is an empty word); enough for
-/// the scripts charts wrap commands in, not a shell.
+/// The words of a wrapper script: its statements (`;`) split as a shell splits words.
 fn shell_words(text: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut current = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    for character in text.chars() {
-        match quote {
-            Some(open) if character == open => quote = None,
-            Some(_) => current.push(character),
-            None if character == '"' || character == '\'' => {
-                quote = Some(character);
-                in_word = true;
-            }
-            None if character.is_whitespace() || character == ';' => {
-                if in_word {
-                    words.push(std::mem::take(&mut current));
-                    in_word = false;
-                }
-            }
-            None => {
-                current.push(character);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(current);
-    }
-    words
+    text.split(';').flat_map(super::shell_words).collect()
 }
 
 /// What Redash role a container runs, by what it runs rather than its name: the argument of

@@ -107,7 +107,7 @@ pub(crate) fn consumed_queues(hop: &HopContext<'_>) -> Option<Vec<String>> {
 pub(crate) fn queue_names(text: &str, job_system: JobSystem) -> Vec<String> {
     let words = match job_system {
         JobSystem::Celery => text.split_whitespace().map(str::to_owned).collect(),
-        JobSystem::Rq => shell_words(text),
+        JobSystem::Rq => crate::inputs::shell_words(text),
     };
     words
         .iter()
@@ -115,47 +115,6 @@ pub(crate) fn queue_names(text: &str, job_system: JobSystem) -> Vec<String> {
         .filter(|queue| !queue.is_empty())
         .map(str::to_owned)
         .collect()
-}
-
-/// Splits `text` into words as POSIX shells and Python's `shlex.split` do: blanks separate,
-/// single and double quotes group and are removed, a backslash escapes the next character
-/// (outside single quotes).
-fn shell_words(text: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    let mut characters = text.chars();
-    while let Some(character) = characters.next() {
-        match (quote, character) {
-            (Some(open), close) if open == close => quote = None,
-            (Some('"'), '\\') | (None, '\\') => {
-                if let Some(next) = characters.next() {
-                    word.push(next);
-                }
-                in_word = true;
-            }
-            (Some(_), other) => word.push(other),
-            (None, '"' | '\'') => {
-                quote = Some(character);
-                in_word = true;
-            }
-            (None, blank) if blank.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            (None, other) => {
-                word.push(other);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    words
 }
 
 /// Role names as a sentence's subject (`server`, `server and worker`, `server, worker and
