@@ -428,8 +428,8 @@ impl ConnectArgs {
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
     /// The release running now: 7, v7, 7.0, 7.0.0, 9-beta, 10.1 (a bare major means its newest release)
-    #[arg(long, value_name = "VERSION")]
-    pub from: String,
+    #[arg(long, value_name = "VERSION", required_unless_present = "fleet")]
+    pub from: Option<String>,
     /// The release to reach: as --from, or latest
     #[arg(long, value_name = "VERSION", default_value = "latest")]
     pub to: String,
@@ -442,6 +442,10 @@ pub struct PlanArgs {
     /// An .env file applied to every role (repeatable): the environment step names what it sets
     #[arg(long, value_name = "PATH")]
     pub env_file: Vec<PathBuf>,
+    /// A fleet file (TOML or YAML, as `check --fleet` reads it): one plan per app, each from
+    /// its own `from` to its `to` (or --to), fitted to its files
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["from", "compose", "ecs_task_def", "env_file"])]
+    pub fleet: Option<PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
@@ -572,6 +576,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
     };
     let knowledge = KnowledgeBase::load(&origin)?;
     let (rendered, code) = match &cli.command {
+        Command::Plan(args) if args.fleet.is_some() => fleet_plans(&knowledge, args)?,
         Command::Plan(args) => {
             let files = DeploymentFiles {
                 env_files: args.env_file.clone(),
@@ -587,7 +592,8 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             } else {
                 None
             };
-            let mut plan = plan::plan_for(&knowledge, &args.from, &args.to, deployment.as_ref())?;
+            let from = args.from.as_deref().unwrap_or_default();
+            let mut plan = plan::plan_for(&knowledge, from, &args.to, deployment.as_ref())?;
             if args.format == PlanFormat::Markdown {
                 plan.date = Some(plan::plan_date()?);
             }
@@ -920,6 +926,73 @@ fn secret_key_from(variable: Option<&str>) -> Result<Option<SecretKey>, CliError
             })
         })
         .transpose()
+}
+
+/// `plan --fleet FILE`: every app's plan, one after the other (JSON: one document holding them).
+fn fleet_plans(knowledge: &KnowledgeBase, args: &PlanArgs) -> Result<(Vec<u8>, i32), CliError> {
+    let path = args.fleet.as_deref().unwrap_or(std::path::Path::new(""));
+    let fleet = crate::fleet::read_fleet(path).map_err(EngineError::from)?;
+    let date = match args.format {
+        PlanFormat::Markdown => Some(plan::plan_date()?),
+        _ => None,
+    };
+    let mut rendered = Vec::new();
+    let mut documents = Vec::new();
+    for app in &fleet.apps {
+        let from = app.from.as_deref().ok_or_else(|| {
+            EngineError::FromNeeded(format!(
+                "app {} of {} has no `from`",
+                app.name,
+                path.display()
+            ))
+        })?;
+        let to = app.to.as_deref().unwrap_or(&args.to);
+        let files = &app.files;
+        let given = files.compose.is_some()
+            || !files.ecs_task_definitions.is_empty()
+            || !files.env_files.is_empty()
+            || !files.k8s.is_empty()
+            || files.helm_values.is_some();
+        let deployment = if given {
+            Some(files.read().map_err(EngineError::from)?)
+        } else {
+            None
+        };
+        let mut plan = plan::plan_for(knowledge, from, to, deployment.as_ref())?;
+        plan.date = date.clone();
+        let document = report::render(args.format.into(), &Document::Plan(&plan))?;
+        match args.format {
+            PlanFormat::Json => {
+                let value: serde_json::Value = serde_json::from_slice(&document)
+                    .map_err(|error| CliError::Output(std::io::Error::other(error.to_string())))?;
+                documents.push(serde_json::json!({ "app": app.name, "plan": value }));
+            }
+            PlanFormat::Markdown => {
+                rendered.extend_from_slice(format!("# App {}\n\n", app.name).as_bytes());
+                rendered.extend_from_slice(&document);
+                rendered.push(b'\n');
+            }
+            PlanFormat::Text => {
+                let title = format!("App {}", app.name);
+                rendered.extend_from_slice(
+                    format!("{title}\n{}\n\n", "=".repeat(title.len())).as_bytes(),
+                );
+                rendered.extend_from_slice(&document);
+                rendered.push(b'\n');
+            }
+        }
+    }
+    if args.format == PlanFormat::Json {
+        let mut bytes = serde_json::to_vec_pretty(&serde_json::json!({
+            "type": "fleet-plan",
+            "fleet": path.display().to_string(),
+            "apps": documents,
+        }))
+        .map_err(|error| CliError::Output(std::io::Error::other(error.to_string())))?;
+        bytes.push(b'\n');
+        rendered = bytes;
+    }
+    Ok((rendered, exit::SUCCESS))
 }
 
 /// `check --fleet FILE`: the apps of the file, with what the command line gives them all.

@@ -300,3 +300,57 @@ fn a_fleet_app_reads_its_database_from_the_variable_it_names() {
         "{error}"
     );
 }
+
+#[test]
+fn plan_takes_a_fleet_and_plans_every_app_from_its_own_release() {
+    let fixtures = repo_root().join("tests/fixtures/apps");
+    let text = run_in(&fixtures, &["plan", "--fleet", "fleet.toml"]);
+    assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
+    let printed = stdout(&text);
+    assert!(
+        printed.starts_with(
+            "App analytics\n=============\n\nUpgrade plan: Redash 8.0.0 -> 25.1.0 (2 hops)"
+        ),
+        "{printed}"
+    );
+    assert!(
+        printed
+            .contains("App finance\n===========\n\nUpgrade plan: Redash 10.1.0 -> 25.1.0 (1 hop)"),
+        "{printed}"
+    );
+    let json = run_in(
+        &fixtures,
+        &["plan", "--fleet", "fleet.yml", "--format", "json"],
+    );
+    assert_eq!(json.status.code(), Some(0), "{}", stderr(&json));
+    let document: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(document["type"], "fleet-plan");
+    let apps: Vec<(&str, usize)> = document["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|app| {
+            (
+                app["app"].as_str().unwrap(),
+                app["plan"]["hops"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    assert_eq!(apps, [("analytics", 2), ("finance", 1)]);
+
+    // An app without `from`: one line naming it, nothing on stdout.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fleet.toml"),
+        "[[apps]]\nname = \"ops\"\nto = \"10\"\n",
+    )
+    .unwrap();
+    let missing = run_in(dir.path(), &["plan", "--fleet", "fleet.toml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(stdout(&missing), "");
+    assert!(
+        stderr(&missing).contains("app ops of fleet.toml has no `from`"),
+        "{}",
+        stderr(&missing)
+    );
+}
