@@ -127,7 +127,11 @@ pub async fn check(
     request: CheckRequest,
 ) -> Result<CheckReport, EngineError> {
     let deployment = request.files.read()?;
-    if deployment.roles.is_empty() && deployment.nginx.is_none() && request.database.is_none() {
+    if deployment.roles.is_empty()
+        && deployment.services.is_empty()
+        && deployment.nginx.is_none()
+        && request.database.is_none()
+    {
         let empty = &request.files.env_files;
         return Err(EngineError::NothingToCheck(match empty.as_slice() {
             [] => String::new(),

@@ -215,3 +215,38 @@ fn kubernetes_services_fire_the_same_checks() {
     let safe = findings("--k8s", "k8s/safe.yaml", "10.1", "latest");
     assert!(safe.is_empty(), "{safe:?}");
 }
+
+#[test]
+fn a_compose_file_of_services_alone_is_checked_not_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("compose.yml"),
+        "services:\n  postgres:\n    image: postgres:latest\n",
+    )
+    .unwrap();
+    let output = crate::support::command()
+        .args([
+            "check",
+            "--from",
+            "8",
+            "--to",
+            "10",
+            "--compose",
+            "compose.yml",
+            "--format",
+            "json",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let codes: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|finding| finding["code"].as_str().unwrap())
+        .filter(|code| COVERED.contains(code))
+        .collect();
+    assert_eq!(codes, ["database-without-volume", "service-image-floats"]);
+}
