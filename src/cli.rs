@@ -17,6 +17,7 @@ use crate::plan::{self, PlanError};
 use crate::rehearse::{self, RehearseRequest, Runner};
 use crate::report::snapshot::SnapshotCheck;
 use crate::report::{self, exit, ColorChoice, Document, Format, Progress, ReportError};
+use crate::smoke::{self, SmokeError, SmokeRequest};
 use crate::snapshot::{self, RestoreRequest, SnapshotRequest};
 use crate::verify::{self, VerifyRequest};
 
@@ -77,6 +78,36 @@ pub enum Command {
     /// journaled; `--resume` continues a run that was stopped
     #[command(after_help = exit::REHEARSE_TABLE)]
     Rehearse(Box<RehearseArgs>),
+    /// After a hop, probe the new release over HTTP: /ping, the status endpoint (version,
+    /// database, Redis, workers), the API with a key, and optionally a query and a dashboard
+    #[command(after_help = exit::SMOKE_TABLE)]
+    Smoke(SmokeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SmokeArgs {
+    /// The new release's address, as users reach it (http:// or https://)
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// The environment variable holding a super admin's API key (sent in the Authorization
+    /// header, never printed)
+    #[arg(long, value_name = "NAME")]
+    pub api_key_env: String,
+    /// The release that must be running: 10.1, 25.8.0, latest
+    #[arg(long, value_name = "RELEASE")]
+    pub expect: String,
+    /// Run this saved query end to end (max_age 0) and fetch its result
+    #[arg(long, value_name = "N")]
+    pub query_id: Option<u64>,
+    /// Load this dashboard (slug, or id from 10.0.0) and fetch each widget's result
+    #[arg(long, value_name = "SLUG")]
+    pub dashboard: Option<String>,
+    /// How long a query or a request may take
+    #[arg(long, value_name = "DURATION", default_value = "2min", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = TicketFormat::Text)]
+    pub format: TicketFormat,
 }
 
 /// How `rehearse` runs a hop's migrations.
@@ -563,6 +594,8 @@ pub enum CliError {
     DatabaseNeeded(&'static str),
     #[error(transparent)]
     Baseline(#[from] BaselineError),
+    #[error(transparent)]
+    Smoke(#[from] SmokeError),
     #[error("failed to write the output")]
     Output(#[from] std::io::Error),
 }
@@ -679,10 +712,12 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             )
         }
         Command::Explain(args) => {
-            let check = checks::find(&args.code)
+            let meta = checks::find(&args.code)
+                .map(|check| check.meta())
+                .or_else(|| smoke::find_code(&args.code))
                 .ok_or_else(|| CliError::UnknownCheck(args.code.clone()))?;
             (
-                report::render(Format::Text, &Document::Explain(check.meta()))?,
+                report::render(Format::Text, &Document::Explain(meta))?,
                 exit::SUCCESS,
             )
         }
@@ -754,6 +789,29 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             )
         }
         Command::Rehearse(args) => rehearse_command(&knowledge, args)?,
+        Command::Smoke(args) => {
+            let url = smoke::base_url(&args.url)?;
+            let api_key = std::env::var(&args.api_key_env)
+                .ok()
+                .filter(|key| !key.trim().is_empty())
+                .ok_or_else(|| SmokeError::KeyVariableUnset(args.api_key_env.clone()))?;
+            let expect = plan::resolve(&knowledge, &args.expect, "--expect")?.version;
+            let request = SmokeRequest {
+                url,
+                api_key: api_key.trim().to_owned(),
+                expect,
+                query_id: args.query_id,
+                dashboard: args.dashboard.clone(),
+                timeout: args.timeout,
+            };
+            let report = smoke::smoke(&request);
+            let code = if report.passed() {
+                exit::SUCCESS
+            } else {
+                exit::BLOCKING_FINDINGS
+            };
+            (report::smoke::render(args.format.into(), &report), code)
+        }
     };
     out.write_all(&rendered)?;
     out.flush()?;

@@ -13,6 +13,7 @@ pub mod knowledge;
 pub mod plan;
 pub mod rehearse;
 pub mod report;
+pub mod smoke;
 pub mod snapshot;
 #[cfg(feature = "testbed")]
 pub mod testbed;

@@ -8,6 +8,7 @@ mod markdown;
 mod progress;
 pub mod rehearsal;
 mod sarif;
+pub mod smoke;
 pub mod snapshot;
 mod text;
 

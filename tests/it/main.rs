@@ -16,6 +16,7 @@ mod procfs;
 mod rehearse;
 mod rehearse_resume;
 mod services;
+mod smoke;
 mod snapshot;
 mod snapshot_safety;
 mod support;
