@@ -22,6 +22,10 @@ have_postgres_server() {
 
 missing=()
 have_postgres_server || missing+=(postgresql)
+# The Redis tests start their own throwaway redis-server (the binary, not the service) and build
+# virtualenvs of the job libraries each Redash era pins (scripts/job-state/venv.sh, from PyPI).
+command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 # The TLS test gives its throwaway server a self-signed certificate made with openssl.
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 
@@ -37,8 +41,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
   "${as_root[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # Debian's package starts a cluster service; the tests do not use it.
+  # Debian's packages start services; the tests do not use them.
   "${as_root[@]}" service postgresql stop >/dev/null 2>&1 || true
+  "${as_root[@]}" service redis-server stop >/dev/null 2>&1 || true
 fi
 
 cargo test --locked --all-targets

@@ -6,6 +6,7 @@ mod client;
 mod copy;
 mod ddl;
 mod generate;
+mod redis;
 mod rng;
 mod server;
 mod upgrade;
@@ -15,6 +16,7 @@ pub use client::Client;
 pub use copy::{CopyTable, Value};
 pub use ddl::{finish_sql, schema_sql, DdlError};
 pub use generate::{generate, Dataset, Scale, FIXTURE_SECRET_KEY};
+pub use redis::{RedisReply, RedisServer, REDIS_SERVER_ENV};
 pub use server::{PgServer, Tls, BINDIR_ENV, SUPERUSER};
 pub use upgrade::{simulate_upgrade, simulate_upgrade_with};
 
@@ -29,6 +31,10 @@ pub const FORK_SQL: &str = include_str!("../../fixtures/fork-4.0.2.sql");
 pub enum TestbedError {
     #[error("no PostgreSQL server to test against: {why}; {hint}")]
     NoServer { why: String, hint: &'static str },
+    #[error("no Redis server to test against: {why}; {hint}")]
+    NoRedis { why: String, hint: &'static str },
+    #[error("the throwaway Redis server failed: {why}\n{log}")]
+    RedisFailed { why: String, log: String },
     #[error("the throwaway PostgreSQL server failed: {why}\n{log}")]
     ServerFailed { why: String, log: String },
     #[error("could not {what}")]

@@ -13,6 +13,7 @@ mod pg;
 mod plan;
 mod platforms;
 mod procfs;
+mod redis_testbed;
 mod rehearse;
 mod rehearse_resume;
 mod services;

@@ -1,0 +1,295 @@
+//! A throwaway Redis server: `redis-server` on a free loopback port with a temp dir, nothing
+//! saved to disk, killed and removed when dropped or when the process that started it exits.
+//! [`RedisServer::send`] speaks enough RESP for readiness and for tests to read raw keys.
+
+use std::fs;
+use std::io::{BufReader, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::TestbedError;
+
+/// Overrides where `redis-server` is looked for (the path of the binary).
+pub const REDIS_SERVER_ENV: &str = "REDASH_UPGRADE_REDIS_SERVER";
+
+const INSTALL_HINT: &str = "install Redis (Debian: apt-get install -y redis-server) \
+     or point REDASH_UPGRADE_REDIS_SERVER at a redis-server binary";
+
+/// A reply of the server, as RESP2 types it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisReply {
+    Status(String),
+    Error(String),
+    Integer(i64),
+    Bulk(Option<Vec<u8>>),
+    Array(Option<Vec<RedisReply>>),
+}
+
+impl RedisReply {
+    /// The reply as text: status, bulk string (lossy), or integer.
+    pub fn text(&self) -> Option<String> {
+        match self {
+            RedisReply::Status(text) => Some(text.clone()),
+            RedisReply::Bulk(Some(bytes)) => Some(String::from_utf8_lossy(bytes).into_owned()),
+            RedisReply::Integer(number) => Some(number.to_string()),
+            _ => None,
+        }
+    }
+
+    pub fn integer(&self) -> Option<i64> {
+        match self {
+            RedisReply::Integer(number) => Some(*number),
+            _ => None,
+        }
+    }
+
+    /// The elements of an array reply as text (empty for anything else).
+    pub fn texts(&self) -> Vec<String> {
+        match self {
+            RedisReply::Array(Some(items)) => items.iter().filter_map(RedisReply::text).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A running throwaway Redis server.
+pub struct RedisServer {
+    dir: tempfile::TempDir,
+    port: u16,
+    server: Mutex<Option<Child>>,
+}
+
+impl RedisServer {
+    /// Starts a server. Fails, saying what to install, when no `redis-server` is found.
+    pub fn start() -> Result<RedisServer, TestbedError> {
+        let binary = find_redis_server()?;
+        let dir = tempfile::Builder::new()
+            .prefix("redash-upgrade-redis-")
+            .tempdir()
+            .map_err(|source| TestbedError::Io {
+                what: "create the Redis server directory".into(),
+                source,
+            })?;
+        let port = free_port()?;
+        let log =
+            fs::File::create(dir.path().join("server.log")).map_err(|source| TestbedError::Io {
+                what: "create the Redis server log".into(),
+                source,
+            })?;
+        let mut command = Command::new(&binary);
+        command
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|source| TestbedError::Io {
+                what: "create the Redis server log".into(),
+                source,
+            })?)
+            .stderr(log);
+        let child = command.spawn().map_err(|source| TestbedError::Io {
+            what: format!("start {}", binary.display()),
+            source,
+        })?;
+        let pid = child.id();
+        let server = RedisServer {
+            dir,
+            port,
+            server: Mutex::new(Some(child)),
+        };
+        server.watch_for_exit_of_this_process(pid)?;
+        server.wait_until_ready()?;
+        Ok(server)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The URL clients (rq, Celery, redash-upgrade) are given: database 0 over loopback TCP.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// The server's log, for failure messages.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Sends one command on a new connection and reads its reply.
+    pub fn send(&self, command: &[&str]) -> Result<RedisReply, TestbedError> {
+        let what = || format!("send {} to the test Redis", command.join(" "));
+        let io = |source| TestbedError::Io {
+            what: what(),
+            source,
+        };
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).map_err(io)?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(io)?;
+        let mut request = format!("*{}\r\n", command.len()).into_bytes();
+        for part in command {
+            request.extend_from_slice(format!("${}\r\n", part.len()).as_bytes());
+            request.extend_from_slice(part.as_bytes());
+            request.extend_from_slice(b"\r\n");
+        }
+        stream.write_all(&request).map_err(io)?;
+        read_reply(&mut BufReader::new(stream)).map_err(io)
+    }
+
+    fn wait_until_ready(&self) -> Result<(), TestbedError> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(RedisReply::Status(pong)) = self.send(&["PING"]) {
+                if pong == "PONG" {
+                    return Ok(());
+                }
+            }
+            let exited = self
+                .server
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .as_mut()
+                .and_then(|child| child.try_wait().ok().flatten());
+            if let Some(status) = exited {
+                return Err(TestbedError::RedisFailed {
+                    why: format!("redis-server exited with {status}"),
+                    log: self.log(),
+                });
+            }
+            if Instant::now() > deadline {
+                return Err(TestbedError::RedisFailed {
+                    why: "redis-server did not answer PING within 30 s".into(),
+                    log: self.log(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// As for PostgreSQL: a watcher outside the process kills the server and removes its
+    /// directory once a test binary that never ran our destructor is gone.
+    fn watch_for_exit_of_this_process(&self, server_pid: u32) -> Result<(), TestbedError> {
+        let script = format!(
+            "while kill -0 {owner} 2>/dev/null; do sleep 1; done; \
+             kill -KILL {server_pid} 2>/dev/null; rm -rf '{dir}'",
+            owner = std::process::id(),
+            dir = self.dir.path().display()
+        );
+        Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map(drop)
+            .map_err(|source| TestbedError::Io {
+                what: "start the clean-up watcher".into(),
+                source,
+            })
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let child = self
+            .server
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(mut child) = child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn read_reply(reader: &mut impl std::io::BufRead) -> std::io::Result<RedisReply> {
+    let mut line = String::new();
+    if reader.read_line(&mut line)? == 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the server closed the connection",
+        ));
+    }
+    let line = line.trim_end_matches("\r\n");
+    let invalid = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not a RESP reply: {line:?}"),
+        )
+    };
+    let (kind, rest) = line.split_at_checked(1).ok_or_else(invalid)?;
+    let number = || rest.parse::<i64>().map_err(|_| invalid());
+    Ok(match kind {
+        "+" => RedisReply::Status(rest.to_owned()),
+        "-" => RedisReply::Error(rest.to_owned()),
+        ":" => RedisReply::Integer(number()?),
+        "$" => match usize::try_from(number()?) {
+            Err(_) => RedisReply::Bulk(None),
+            Ok(length) => {
+                let mut bytes = vec![0; length + 2];
+                reader.read_exact(&mut bytes)?;
+                bytes.truncate(length);
+                RedisReply::Bulk(Some(bytes))
+            }
+        },
+        "*" => match usize::try_from(number()?) {
+            Err(_) => RedisReply::Array(None),
+            Ok(count) => RedisReply::Array(Some(
+                (0..count)
+                    .map(|_| read_reply(reader))
+                    .collect::<std::io::Result<_>>()?,
+            )),
+        },
+        _ => return Err(invalid()),
+    })
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
+
+fn find_redis_server() -> Result<PathBuf, TestbedError> {
+    if let Some(path) = std::env::var_os(REDIS_SERVER_ENV) {
+        let path = PathBuf::from(path);
+        return if is_executable(&path) {
+            Ok(path)
+        } else {
+            Err(TestbedError::NoRedis {
+                why: format!("{REDIS_SERVER_ENV}={} is not an executable", path.display()),
+                hint: INSTALL_HINT,
+            })
+        };
+    }
+    std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/local/bin")])
+        .map(|dir| dir.join("redis-server"))
+        .find(|path| is_executable(path))
+        .ok_or(TestbedError::NoRedis {
+            why: "no redis-server found (looked on PATH, /usr/bin and /usr/local/bin)".into(),
+            hint: INSTALL_HINT,
+        })
+}
+
+fn free_port() -> Result<u16, TestbedError> {
+    let io = |source| TestbedError::Io {
+        what: "find a free loopback port".into(),
+        source,
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(io)?;
+    listener
+        .local_addr()
+        .map(|address| address.port())
+        .map_err(io)
+}
