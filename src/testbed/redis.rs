@@ -258,7 +258,19 @@ fn is_executable(path: &Path) -> bool {
 }
 
 fn find_redis_server() -> Result<PathBuf, TestbedError> {
-    if let Some(path) = std::env::var_os(REDIS_SERVER_ENV) {
+    find_redis_server_with(
+        std::env::var_os(REDIS_SERVER_ENV),
+        std::env::var_os("PATH"),
+        &[Path::new("/usr/bin"), Path::new("/usr/local/bin")],
+    )
+}
+
+fn find_redis_server_with(
+    override_path: Option<std::ffi::OsString>,
+    search_path: Option<std::ffi::OsString>,
+    fallback_dirs: &[&Path],
+) -> Result<PathBuf, TestbedError> {
+    if let Some(path) = override_path {
         let path = PathBuf::from(path);
         return if is_executable(&path) {
             Ok(path)
@@ -269,11 +281,11 @@ fn find_redis_server() -> Result<PathBuf, TestbedError> {
             })
         };
     }
-    std::env::var_os("PATH")
+    search_path
         .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
         .unwrap_or_default()
         .into_iter()
-        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/local/bin")])
+        .chain(fallback_dirs.iter().map(|dir| dir.to_path_buf()))
         .map(|dir| dir.join("redis-server"))
         .find(|path| is_executable(path))
         .ok_or(TestbedError::NoRedis {
@@ -292,4 +304,44 @@ fn free_port() -> Result<u16, TestbedError> {
         .local_addr()
         .map(|address| address.port())
         .map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_redis_server_names_the_debian_package() {
+        let empty = tempfile::tempdir().unwrap();
+        let error =
+            find_redis_server_with(None, Some(empty.path().into()), &[empty.path()]).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("no redis-server found"), "{message}");
+        assert!(
+            message.contains("apt-get install -y redis-server"),
+            "{message}"
+        );
+        let error = find_redis_server_with(Some(empty.path().join("nope").into()), None, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("REDASH_UPGRADE_REDIS_SERVER"), "{error}");
+    }
+
+    #[test]
+    fn replies_of_every_resp_type_are_read() {
+        let mut input: &[u8] = b"*4\r\n+OK\r\n:-3\r\n$5\r\nhe\r\no\r\n$-1\r\n-ERR wrong\r\n";
+        assert_eq!(
+            read_reply(&mut input).unwrap(),
+            RedisReply::Array(Some(vec![
+                RedisReply::Status("OK".into()),
+                RedisReply::Integer(-3),
+                RedisReply::Bulk(Some(b"he\r\no".to_vec())),
+                RedisReply::Bulk(None),
+            ]))
+        );
+        assert_eq!(
+            read_reply(&mut input).unwrap(),
+            RedisReply::Error("ERR wrong".into())
+        );
+    }
 }
