@@ -4,13 +4,14 @@
 
 use std::fs;
 use std::io::{BufReader, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::server::free_port;
 use super::TestbedError;
 
 /// Overrides where `redis-server` is looked for (the path of the binary).
@@ -143,33 +144,18 @@ impl RedisServer {
     }
 
     fn wait_until_ready(&self) -> Result<(), TestbedError> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(RedisReply::Status(pong)) = self.send(&["PING"]) {
-                if pong == "PONG" {
-                    return Ok(());
-                }
-            }
-            let exited = self
-                .server
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .as_mut()
-                .and_then(|child| child.try_wait().ok().flatten());
-            if let Some(status) = exited {
-                return Err(TestbedError::RedisFailed {
-                    why: format!("redis-server exited with {status}"),
-                    log: self.log(),
-                });
-            }
-            if Instant::now() > deadline {
-                return Err(TestbedError::RedisFailed {
-                    why: "redis-server did not answer PING within 30 s".into(),
-                    log: self.log(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        super::server::wait_until_started(
+            &self.server,
+            Duration::from_secs(30),
+            Duration::from_millis(20),
+            "redis-server",
+            "answer PING",
+            || matches!(self.send(&["PING"]), Ok(RedisReply::Status(pong)) if pong == "PONG"),
+        )
+        .map_err(|why| TestbedError::RedisFailed {
+            why,
+            log: self.log(),
+        })
     }
 
     /// As for PostgreSQL: a watcher outside the process kills the server and removes its
@@ -292,18 +278,6 @@ fn find_redis_server_with(
             why: "no redis-server found (looked on PATH, /usr/bin and /usr/local/bin)".into(),
             hint: INSTALL_HINT,
         })
-}
-
-fn free_port() -> Result<u16, TestbedError> {
-    let io = |source| TestbedError::Io {
-        what: "find a free loopback port".into(),
-        source,
-    };
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(io)?;
-    listener
-        .local_addr()
-        .map(|address| address.port())
-        .map_err(io)
 }
 
 #[cfg(test)]

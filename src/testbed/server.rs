@@ -226,31 +226,18 @@ impl PgServer {
     }
 
     fn wait_until_ready(&self) -> Result<(), TestbedError> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if self.connect("postgres").is_ok() {
-                return Ok(());
-            }
-            let exited = self
-                .server
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .as_mut()
-                .and_then(|child| child.try_wait().ok().flatten());
-            if let Some(status) = exited {
-                return Err(TestbedError::ServerFailed {
-                    why: format!("postgres exited with {status}"),
-                    log: self.log(),
-                });
-            }
-            if Instant::now() > deadline {
-                return Err(TestbedError::ServerFailed {
-                    why: "postgres did not accept connections within 60 s".into(),
-                    log: self.log(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until_started(
+            &self.server,
+            Duration::from_secs(60),
+            Duration::from_millis(50),
+            "postgres",
+            "accept connections",
+            || self.connect("postgres").is_ok(),
+        )
+        .map_err(|why| TestbedError::ServerFailed {
+            why,
+            log: self.log(),
+        })
     }
 
     /// Test binaries end without running destructors of statics, and sometimes by a panic: a
@@ -294,6 +281,39 @@ impl Drop for PgServer {
             }
             let _ = child.wait();
         }
+    }
+}
+
+/// Polls `ready` until it says yes; the reason it gave up when the server process exits first
+/// or `limit` passes.
+pub(super) fn wait_until_started(
+    server: &Mutex<Option<Child>>,
+    limit: Duration,
+    poll: Duration,
+    name: &str,
+    what: &str,
+    ready: impl Fn() -> bool,
+) -> Result<(), String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if ready() {
+            return Ok(());
+        }
+        let exited = server
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_mut()
+            .and_then(|child| child.try_wait().ok().flatten());
+        if let Some(status) = exited {
+            return Err(format!("{name} exited with {status}"));
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{name} did not {what} within {} s",
+                limit.as_secs()
+            ));
+        }
+        std::thread::sleep(poll);
     }
 }
 
@@ -480,7 +500,7 @@ fn make_certificate(data: &Path, run_as: Option<(u32, u32)>) -> Result<(), Testb
     })
 }
 
-fn free_port() -> Result<u16, TestbedError> {
+pub(super) fn free_port() -> Result<u16, TestbedError> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|source| TestbedError::Io {
         what: "find a free loopback port".into(),
         source,
