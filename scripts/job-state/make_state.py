@@ -14,12 +14,18 @@ v10.1.0:redash/tasks/schedule.py:35 (rq-scheduler on "periodic", interval=5);
 v8.0.0:bin/docker-entrypoint:6 (Celery queues queries,scheduled_queries,celery,schemas),
 v8.0.0:redash/tasks/queries.py:23 (lock key "query_hash_job:%s:%s" % (data_source_id, query_hash)).
 
+Celery era on Python 3.10 or 3.11 (venv.sh found no 3.7 to 3.9): celery_compat.py, imported
+before Celery, puts back the standard library names those releases removed that vine, kombu and
+Celery import; the libraries themselves are unchanged. The manifest records the interpreter
+("python") and whether that was needed ("stdlib_compat").
+
 Processes it leaves: a live worker (its pid is in the manifest as live_worker_pid; the caller
 kills it). Everything else it started is killed with SIGKILL before it prints the manifest.
 """
 import hashlib
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -212,7 +218,17 @@ def rq_state(url):
 # ---- Celery era ------------------------------------------------------------------------------
 
 
+def celery_stdlib_compat():
+    """Whether celery_compat had to put removed standard library names back (Python >= 3.10)."""
+    if sys.version_info[:2] <= (3, 9):
+        return False
+    import celery_compat
+
+    return celery_compat.apply()
+
+
 def celery_app(url):
+    celery_stdlib_compat()
     from celery import Celery
 
     app = Celery("redash", broker=url)
@@ -251,7 +267,8 @@ def celery_state(url):
     app, execute_query, refresh_queries, refresh_schema = celery_app(url)
     manifest = {
         "era": None,
-        "libraries": {name: version(name) for name in ("celery", "kombu", "redis")},
+        "libraries": {name: version(name) for name in ("celery", "kombu", "vine", "redis")},
+        "stdlib_compat": celery_stdlib_compat(),
     }
 
     # One message for the consumer that dies holding it; the backlog follows.
@@ -298,6 +315,7 @@ def main():
     manifest_out, sys.stdout = sys.stdout, sys.stderr
     manifest = celery_state(url) if era == "celery" else rq_state(url)
     manifest["era"] = era
+    manifest["python"] = platform.python_version()
     json.dump(manifest, manifest_out, indent=2, sort_keys=True)
     manifest_out.write("\n")
 

@@ -68,15 +68,25 @@ fn rq_25_8_state_is_made_by_rq_1_16_and_rq_scheduler_0_13() {
     );
 }
 
+/// On Python 3.7 to 3.9 (venv.sh looks on PATH, then in pyenv), else on python3 3.10/3.11 with
+/// scripts/job-state/celery_compat.py putting back removed standard library names (the manifest
+/// says which: "python", "stdlib_compat").
 #[test]
-#[ignore = "Celery 4.3.0 and kombu 4.6.3 import only on Python 3.7 to 3.9, which Debian bookworm \
-            lacks; run with --ignored where python3.9 (or REDASH_UPGRADE_CELERY_PYTHON) exists"]
 fn celery_8_0_state_is_made_by_celery_4_3_with_the_redis_broker() {
     let state = JobState::make("celery");
     let redis = &state.redis;
     let manifest = &state.manifest;
     assert_eq!(manifest["libraries"]["celery"], "4.3.0");
     assert_eq!(manifest["libraries"]["kombu"], "4.6.3");
+    let python = manifest["python"].as_str().unwrap();
+    let compat = manifest["stdlib_compat"].as_bool().unwrap();
+    let old_python = ["3.7.", "3.8.", "3.9."]
+        .iter()
+        .any(|minor| python.starts_with(minor));
+    assert_eq!(
+        compat, !old_python,
+        "Python {python}, stdlib_compat {compat}"
+    );
     let queued = manifest["queued"].as_object().unwrap();
     assert_eq!(
         sorted(queued.keys()),
