@@ -82,6 +82,61 @@ pub enum Command {
     /// database, Redis, workers), the API with a key, and optionally a query and a dashboard
     #[command(after_help = exit::SMOKE_TABLE)]
     Smoke(SmokeArgs),
+    /// Before and after a hop, read the running system without writing: Redis (queues, running
+    /// and failed jobs, workers, the scheduler, query locks, Celery's keys, the server's
+    /// settings) and the other sessions on the metadata database; `--wait-drained` waits until
+    /// every queue is empty
+    #[command(after_help = exit::STATUS_TABLE)]
+    Status(Box<StatusArgs>),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The Redis Redash uses, as in REDASH_REDIS_URL (redis://[[user]:password@]host[:port][/db],
+    /// rediss:// for TLS). Prefer the variable: a command line is visible to every user of the
+    /// host
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "REDASH_REDIS_URL",
+        hide_env_values = true
+    )]
+    pub redis_url: String,
+    /// The release running now: 8.0.0, 10.1, 25.8.0
+    #[arg(long, value_name = "VERSION")]
+    pub from: String,
+    /// The release you are about to hop to: findings then say what the next hop needs
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Wait until no job is queued or running in any queue (exit 1 if --timeout passes first)
+    #[arg(long)]
+    pub wait_drained: bool,
+    /// How long --wait-drained waits
+    #[arg(long, value_name = "DURATION", default_value = "10min", value_parser = parse_duration, requires = "wait_drained")]
+    pub timeout: Duration,
+    /// How often --wait-drained reads Redis
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration, requires = "wait_drained")]
+    pub interval: Duration,
+    /// Compare failed jobs with this file (written by an earlier --write-baseline)
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Record the failed jobs per queue in FILE, for a later --baseline
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+    /// Treat a finding of this code as an error (repeatable)
+    #[arg(long, value_name = "CODE")]
+    pub deny: Vec<String>,
+    /// Treat a finding of this code as a warning (repeatable)
+    #[arg(long, value_name = "CODE")]
+    pub warn: Vec<String>,
+    /// Drop findings of this code (repeatable)
+    #[arg(long, value_name = "CODE")]
+    pub allow: Vec<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = TicketFormat::Text)]
+    pub format: TicketFormat,
 }
 
 #[derive(Debug, clap::Args)]
@@ -596,6 +651,8 @@ pub enum CliError {
     Baseline(#[from] BaselineError),
     #[error(transparent)]
     Smoke(#[from] SmokeError),
+    #[error(transparent)]
+    Status(#[from] crate::status::StatusError),
     #[error("failed to write the output")]
     Output(#[from] std::io::Error),
 }
@@ -812,10 +869,66 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             };
             (report::smoke::render(args.format.into(), &report), code)
         }
+        Command::Status(args) => status_command(&knowledge, args)?,
     };
     out.write_all(&rendered)?;
     out.flush()?;
     Ok(code)
+}
+
+/// How long `status` lets a statement on `pg_stat_activity` run.
+const STATUS_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn status_command(
+    knowledge: &KnowledgeBase,
+    args: &StatusArgs,
+) -> Result<(Vec<u8>, i32), CliError> {
+    use crate::status::{self, RedisUrl, StatusBaseline, StatusError};
+    let redis: RedisUrl = args
+        .redis_url
+        .parse()
+        .map_err(|error| CliError::Status(StatusError::Redis(error)))?;
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(StatusBaseline::read)
+        .transpose()
+        .map_err(|error| CliError::Status(error.into()))?;
+    let request = status::StatusRequest {
+        redis,
+        database: args.connect.target(STATUS_STATEMENT_TIMEOUT)?,
+        from: args.from.clone(),
+        to: args.to.clone(),
+        baseline,
+        levels: levels_from(&args.deny, &args.warn, &args.allow)?,
+        progress: Progress::for_this_process(),
+    };
+    let report = if args.wait_drained {
+        status::wait_drained(knowledge, &request, args.timeout, args.interval)?
+    } else {
+        status::status(knowledge, &request)?
+    };
+    if let Some(path) = &args.write_baseline {
+        let taken_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs())
+            .unwrap_or(0);
+        let release = report
+            .report
+            .hops
+            .first()
+            .map(|hop| hop.from.to_string())
+            .unwrap_or_default();
+        StatusBaseline::of(&report.observation, &release, taken_at)
+            .write(path)
+            .map_err(|error| CliError::Status(error.into()))?;
+    }
+    let code = if report.blocks() {
+        exit::BLOCKING_FINDINGS
+    } else {
+        exit::SUCCESS
+    };
+    Ok((report::status::render(args.format.into(), &report), code))
 }
 
 fn rehearse_command(
@@ -1076,14 +1189,18 @@ fn fleet_request(args: &CheckArgs, path: &std::path::Path) -> Result<FleetReques
 }
 
 fn levels_of(args: &CheckArgs) -> Result<Levels, CliError> {
+    levels_from(&args.deny, &args.warn, &args.allow)
+}
+
+fn levels_from(deny: &[String], warn: &[String], allow: &[String]) -> Result<Levels, CliError> {
     let mut levels = Levels::default();
-    for code in &args.deny {
+    for code in deny {
         levels.set("--deny", code, Some(Severity::Error))?;
     }
-    for code in &args.warn {
+    for code in warn {
         levels.set("--warn", code, Some(Severity::Warning))?;
     }
-    for code in &args.allow {
+    for code in allow {
         levels.set("--allow", code, None)?;
     }
     Ok(levels)

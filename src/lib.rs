@@ -15,6 +15,7 @@ pub mod rehearse;
 pub mod report;
 pub mod smoke;
 pub mod snapshot;
+pub mod status;
 #[cfg(feature = "testbed")]
 pub mod testbed;
 pub mod verify;

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod db;
+pub mod live;
 
 use std::collections::BTreeMap;
 
@@ -162,11 +163,39 @@ pub trait DatabaseCheck: Sync {
     ) -> Result<Vec<Report>, CannotRun>;
 }
 
-/// A registered check of either kind.
+/// What a live check reads: the running system as `status` observed it.
+pub struct LiveContext<'a> {
+    pub knowledge: &'a KnowledgeBase,
+    /// The release running now (`--from`).
+    pub running: &'a crate::knowledge::model::Release,
+    /// The plan's first hop, when `--to` names where the operator is going.
+    pub next_hop: Option<&'a HopPlan<'a>>,
+    /// The release `--to` resolves to.
+    pub target: Option<&'a crate::knowledge::model::Release>,
+    pub observation: &'a crate::status::Observation,
+    pub baseline: Option<&'a crate::status::StatusBaseline>,
+}
+
+impl LiveContext<'_> {
+    /// Whether the next hop replaces the job system (Celery to RQ).
+    pub fn next_hop_changes_job_system(&self) -> bool {
+        self.next_hop
+            .is_some_and(|hop| hop.to.job_system != self.running.job_system)
+    }
+}
+
+/// A check of the running system (Redis, the database's sessions); `status` runs these.
+pub trait LiveCheck: Sync {
+    fn meta(&self) -> &'static CheckMeta;
+    fn run(&self, live: &LiveContext<'_>) -> Result<Vec<Report>, CannotRun>;
+}
+
+/// A registered check of any kind.
 #[derive(Clone, Copy)]
 pub enum Check {
     Config(&'static dyn ConfigCheck),
     Database(&'static dyn DatabaseCheck),
+    Live(&'static dyn LiveCheck),
 }
 
 impl Check {
@@ -174,6 +203,7 @@ impl Check {
         match self {
             Check::Config(check) => check.meta(),
             Check::Database(check) => check.meta(),
+            Check::Live(check) => check.meta(),
         }
     }
 
@@ -240,6 +270,19 @@ pub static CHECKS: &[Check] = &[
     Check::Database(&db::python_queries_need_review::PythonQueriesNeedReview),
     Check::Database(&db::secret_key_cannot_decrypt::SecretKeyCannotDecrypt),
     Check::Database(&db::table_rewrite_size::TableRewriteSize),
+    Check::Live(&live::backlog_not_drained::BacklogNotDrained),
+    Check::Live(&live::queue_without_worker::QueueWithoutWorker),
+    Check::Live(&live::worker_registration_dead::WorkerRegistrationDead),
+    Check::Live(&live::scheduler_not_running::SchedulerNotRunning),
+    Check::Live(&live::scheduler_running_twice::SchedulerRunningTwice),
+    Check::Live(&live::scheduler_key_stale::SchedulerKeyStale),
+    Check::Live(&live::job_lock_outlived_job::JobLockOutlivedJob),
+    Check::Live(&live::celery_leftovers::CeleryLeftovers),
+    Check::Live(&live::failed_jobs_grew::FailedJobsGrew),
+    Check::Live(&live::redis_evicts_jobs::RedisEvictsJobs),
+    Check::Live(&live::redis_not_persistent::RedisNotPersistent),
+    Check::Live(&live::redis_server_too_old::RedisServerTooOld),
+    Check::Live(&live::sessions_still_open::SessionsStillOpen),
 ];
 
 /// The code of findings about a check that could not run.
@@ -367,6 +410,7 @@ async fn run_pass(
                 (Pass::OneApp, Check::Database(_)) => false,
                 (Pass::Shared, Check::Config(check)) => check.host_wide(),
                 (Pass::Shared, Check::Database(_)) => true,
+                (_, Check::Live(_)) => false,
             };
             if !in_pass {
                 continue;
@@ -393,7 +437,7 @@ async fn run_pass(
                     }
                     check.run(&hop, database).await
                 }
-                (Check::Database(_), None) => continue,
+                (Check::Database(_), None) | (Check::Live(_), _) => continue,
             };
             if meta.trigger == Trigger::OncePerPlan {
                 reported_once.push(meta.code);
@@ -405,6 +449,17 @@ async fn run_pass(
                 not_run.push(meta.code);
             }
             collect(&mut findings, meta, &hop_plan.id(), outcome, levels);
+        }
+    }
+    findings
+}
+
+/// Runs every live check over what `status` observed; the findings carry `hop`.
+pub fn run_live_checks(live: &LiveContext<'_>, hop: &HopId, levels: &Levels) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for check in CHECKS {
+        if let Check::Live(check) = check {
+            collect(&mut findings, check.meta(), hop, check.run(live), levels);
         }
     }
     findings

@@ -67,6 +67,10 @@ pub struct Release {
     pub postgresql_minimum: VersionFact,
     pub redis_minimum: VersionFact,
     pub job_system: JobSystem,
+    /// The job and Redis libraries the release pins (rq, rq-scheduler, or celery and kombu; the
+    /// redis client): what the keys in Redis look like and how workers and the scheduler
+    /// register there.
+    pub job_libraries: Vec<Library>,
     pub roles: Vec<Role>,
     pub migrate_command: CommandFact,
     pub health: Vec<Note>,
@@ -172,6 +176,24 @@ impl JobSystem {
             JobSystem::Celery => "Celery",
             JobSystem::Rq => "RQ",
         }
+    }
+}
+
+/// A Python library at the version a release pins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Library {
+    pub name: String,
+    pub version: String,
+    pub source: Source,
+}
+
+impl Release {
+    /// The version of a pinned library (`rq-scheduler`), parsed where it is plain semver.
+    pub fn library(&self, name: &str) -> Option<&Library> {
+        self.job_libraries
+            .iter()
+            .find(|library| library.name == name)
     }
 }
 

@@ -160,6 +160,19 @@ fn releases(knowledge: &KnowledgeBase, collector: &mut Collector) {
                 release.queues.workers_count.clone(),
             ],
         );
+        for library in &release.job_libraries {
+            collector.source(&format!("job library {}", library.name), &library.source);
+        }
+        let job_library = match release.job_system {
+            crate::knowledge::model::JobSystem::Celery => "celery",
+            crate::knowledge::model::JobSystem::Rq => "rq",
+        };
+        if release.library(job_library).is_none() {
+            collector.report(format!(
+                "job_libraries: no {job_library} pin, though the job system is {}",
+                release.job_system.name()
+            ));
+        }
         for queue in &release.queues.receiving_jobs {
             collector.source(&format!("queue {}", queue.name), &queue.source);
         }

@@ -4,6 +4,7 @@
 //! |------|---------|
 //! | 0    | success: the command did what was asked and found nothing blocking |
 //! | 1    | blocking findings: for `detect`, schema drift or a stamp that is missing, empty, doubled, unknown or contradicted by the schema; for `snapshot verify`, a file that does not match the manifest; for `verify`, a difference beyond what the migrations in between declare; for `restore`, a restored copy that does not match the manifest |
+//! |      | for `status`, an error finding (a backlog the next hop loses, sessions left before a migration, a Redis too old), or `--wait-drained` timing out |
 //! | 2    | the tool failed: bad input (an unknown version, a malformed file), or a file or database it could not read (or one that is not a Redash metadata database) |
 
 /// Success, nothing blocking.
@@ -33,6 +34,9 @@ pub const VERIFY_TABLE: &str = "Exit codes:\n  0  verified: nothing lost or chan
 
 /// `rehearse`.
 pub const REHEARSE_TABLE: &str = "Exit codes:\n  0  every hop migrated and verified (or --dry-run; --restore-neutralized:\n     everything put back)\n  1  a hop failed (checks, migration, alembic or verify), the restore differs,\n     or --restore-neutralized refused originals it cannot put back\n  2  the tool failed or refused: a damaged snapshot, a staging database that is\n     not empty or is the source, another rehearsal holds it, no confirmation";
+
+/// `status`.
+pub const STATUS_TABLE: &str = "Exit codes:\n  0  nothing at error severity (--wait-drained: and every queue drained)\n  1  errors found (a backlog the next hop would lose, sessions left before a\n     migration, a Redis too old), or --wait-drained timed out\n  2  the tool failed: a bad --redis-url, Redis or the database unreachable or\n     refusing the credentials, an unreadable --baseline";
 
 /// `smoke`.
 pub const SMOKE_TABLE: &str = "Exit codes:\n  0  every probe passed\n  1  a probe failed: unreachable, refused key, wrong version, status\n     unhealthy, a queue without workers, a query or dashboard that failed\n  2  the tool could not run: a bad --url, no --api-key-env variable";

@@ -10,6 +10,7 @@ pub mod rehearsal;
 mod sarif;
 pub mod smoke;
 pub mod snapshot;
+pub mod status;
 mod text;
 
 use std::io::Write;

@@ -46,6 +46,21 @@ impl Progress {
         }
     }
 
+    /// A bar counting `unit`s done out of `total`, with the time it has run (`--wait-drained`).
+    pub fn counter(&self, total: u64, unit: &str) -> ProgressBar {
+        let Some(bars) = &self.bars else {
+            return ProgressBar::hidden();
+        };
+        let bar = bars.add(ProgressBar::new(total));
+        bar.set_style(
+            ProgressStyle::with_template(&format!(
+                "{{bar:30}} {{pos}}/{{len}} {unit} done, {{msg}} ({{elapsed}})"
+            ))
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    }
+
     /// A bar counting the rows of `what`, out of `estimate` when known.
     pub fn rows(&self, what: &str, estimate: Option<u64>) -> ProgressBar {
         let Some(bars) = &self.bars else {

@@ -12,11 +12,12 @@ mod server;
 mod upgrade;
 
 pub use crate::db::quote_ident;
+pub use crate::status::resp::RedisReply;
 pub use client::Client;
 pub use copy::{CopyTable, Value};
 pub use ddl::{finish_sql, schema_sql, DdlError};
 pub use generate::{generate, Dataset, Scale, FIXTURE_SECRET_KEY};
-pub use redis::{RedisReply, RedisServer, REDIS_SERVER_ENV};
+pub use redis::{RedisServer, REDIS_SERVER_ENV};
 pub use server::{PgServer, Tls, BINDIR_ENV, SUPERUSER};
 pub use upgrade::{simulate_upgrade, simulate_upgrade_with};
 

@@ -13,49 +13,13 @@ use std::time::Duration;
 
 use super::server::free_port;
 use super::TestbedError;
+use crate::status::resp::{encode, read_reply, RedisReply};
 
 /// Overrides where `redis-server` is looked for (the path of the binary).
 pub const REDIS_SERVER_ENV: &str = "REDASH_UPGRADE_REDIS_SERVER";
 
 const INSTALL_HINT: &str = "install Redis (Debian: apt-get install -y redis-server) \
      or point REDASH_UPGRADE_REDIS_SERVER at a redis-server binary";
-
-/// A reply of the server, as RESP2 types it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RedisReply {
-    Status(String),
-    Error(String),
-    Integer(i64),
-    Bulk(Option<Vec<u8>>),
-    Array(Option<Vec<RedisReply>>),
-}
-
-impl RedisReply {
-    /// The reply as text: status, bulk string (lossy), or integer.
-    pub fn text(&self) -> Option<String> {
-        match self {
-            RedisReply::Status(text) => Some(text.clone()),
-            RedisReply::Bulk(Some(bytes)) => Some(String::from_utf8_lossy(bytes).into_owned()),
-            RedisReply::Integer(number) => Some(number.to_string()),
-            _ => None,
-        }
-    }
-
-    pub fn integer(&self) -> Option<i64> {
-        match self {
-            RedisReply::Integer(number) => Some(*number),
-            _ => None,
-        }
-    }
-
-    /// The elements of an array reply as text (empty for anything else).
-    pub fn texts(&self) -> Vec<String> {
-        match self {
-            RedisReply::Array(Some(items)) => items.iter().filter_map(RedisReply::text).collect(),
-            _ => Vec::new(),
-        }
-    }
-}
 
 /// A running throwaway Redis server.
 pub struct RedisServer {
@@ -133,13 +97,7 @@ impl RedisServer {
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .map_err(io)?;
-        let mut request = format!("*{}\r\n", command.len()).into_bytes();
-        for part in command {
-            request.extend_from_slice(format!("${}\r\n", part.len()).as_bytes());
-            request.extend_from_slice(part.as_bytes());
-            request.extend_from_slice(b"\r\n");
-        }
-        stream.write_all(&request).map_err(io)?;
+        stream.write_all(&encode(command)).map_err(io)?;
         read_reply(&mut BufReader::new(stream)).map_err(io)
     }
 
@@ -194,48 +152,6 @@ impl Drop for RedisServer {
             let _ = child.wait();
         }
     }
-}
-
-fn read_reply(reader: &mut impl std::io::BufRead) -> std::io::Result<RedisReply> {
-    let mut line = String::new();
-    if reader.read_line(&mut line)? == 0 {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "the server closed the connection",
-        ));
-    }
-    let line = line.trim_end_matches("\r\n");
-    let invalid = || {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("not a RESP reply: {line:?}"),
-        )
-    };
-    let (kind, rest) = line.split_at_checked(1).ok_or_else(invalid)?;
-    let number = || rest.parse::<i64>().map_err(|_| invalid());
-    Ok(match kind {
-        "+" => RedisReply::Status(rest.to_owned()),
-        "-" => RedisReply::Error(rest.to_owned()),
-        ":" => RedisReply::Integer(number()?),
-        "$" => match usize::try_from(number()?) {
-            Err(_) => RedisReply::Bulk(None),
-            Ok(length) => {
-                let mut bytes = vec![0; length + 2];
-                reader.read_exact(&mut bytes)?;
-                bytes.truncate(length);
-                RedisReply::Bulk(Some(bytes))
-            }
-        },
-        "*" => match usize::try_from(number()?) {
-            Err(_) => RedisReply::Array(None),
-            Ok(count) => RedisReply::Array(Some(
-                (0..count)
-                    .map(|_| read_reply(reader))
-                    .collect::<std::io::Result<_>>()?,
-            )),
-        },
-        _ => return Err(invalid()),
-    })
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -299,23 +215,5 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("REDASH_UPGRADE_REDIS_SERVER"), "{error}");
-    }
-
-    #[test]
-    fn replies_of_every_resp_type_are_read() {
-        let mut input: &[u8] = b"*4\r\n+OK\r\n:-3\r\n$5\r\nhe\r\no\r\n$-1\r\n-ERR wrong\r\n";
-        assert_eq!(
-            read_reply(&mut input).unwrap(),
-            RedisReply::Array(Some(vec![
-                RedisReply::Status("OK".into()),
-                RedisReply::Integer(-3),
-                RedisReply::Bulk(Some(b"he\r\no".to_vec())),
-                RedisReply::Bulk(None),
-            ]))
-        );
-        assert_eq!(
-            read_reply(&mut input).unwrap(),
-            RedisReply::Error("ERR wrong".into())
-        );
     }
 }

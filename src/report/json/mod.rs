@@ -1,7 +1,7 @@
 //! JSON for scripts: one pretty-printed object per run, tagged with `"type"`. The contracts are
 //! in README.md; fields may be added, none renamed or removed.
 
-mod check;
+pub(crate) mod check;
 mod detect;
 mod plan;
 

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::checks::{CheckMeta, CheckReport, CHECKS};
+use crate::checks::{CheckMeta, CheckReport, Finding, CHECKS};
 use crate::report::describe::app_tag;
 use crate::report::{wrap, TEXT_WIDTH};
 
@@ -20,28 +20,7 @@ pub fn findings_text(out: &mut dyn Write, report: &CheckReport) -> std::io::Resu
             writeln!(out, "  nothing found")?;
         }
         for finding in list {
-            let place = finding
-                .location
-                .as_ref()
-                .map(|location| format!(" {location}"))
-                .unwrap_or_default();
-            let effect = finding
-                .effect
-                .map(|effect| format!(" ({})", effect.phrase()))
-                .unwrap_or_default();
-            writeln!(
-                out,
-                "  {}{}[{}]{place}{effect}",
-                app_tag(finding),
-                finding.severity,
-                finding.code
-            )?;
-            for line in wrap(&finding.message, TEXT_WIDTH, "      ", "      ") {
-                writeln!(out, "{line}")?;
-            }
-            for line in wrap(&finding.help, TEXT_WIDTH, "      fix: ", "           ") {
-                writeln!(out, "{line}")?;
-            }
+            write_finding(out, finding)?;
         }
     }
     if report.not_run() > 0 {
@@ -60,6 +39,33 @@ pub fn findings_text(out: &mut dyn Write, report: &CheckReport) -> std::io::Resu
         "Summary: {}",
         super::super::describe::summary_line(report)
     )
+}
+
+/// One finding: severity, code, place and effect, then the message and the fix, wrapped.
+pub fn write_finding(out: &mut dyn Write, finding: &Finding) -> std::io::Result<()> {
+    let place = finding
+        .location
+        .as_ref()
+        .map(|location| format!(" {location}"))
+        .unwrap_or_default();
+    let effect = finding
+        .effect
+        .map(|effect| format!(" ({})", effect.phrase()))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "  {}{}[{}]{place}{effect}",
+        app_tag(finding),
+        finding.severity,
+        finding.code
+    )?;
+    for line in wrap(&finding.message, TEXT_WIDTH, "      ", "      ") {
+        writeln!(out, "{line}")?;
+    }
+    for line in wrap(&finding.help, TEXT_WIDTH, "      fix: ", "           ") {
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
 }
 
 pub fn checks_text(out: &mut dyn Write) -> std::io::Result<()> {

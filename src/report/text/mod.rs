@@ -1,7 +1,7 @@
 //! Text for a terminal: 80 columns, styled with ANSI codes that the caller's stream strips when
 //! colour is off (not a terminal, NO_COLOR, `--color never`).
 
-mod check;
+pub(crate) mod check;
 mod detect;
 mod plan;
 
