@@ -102,6 +102,10 @@ pub struct StatusArgs {
         hide_env_values = true
     )]
     pub redis_url: String,
+    /// Trust the certificate authorities in this PEM file for rediss:// (besides the Mozilla
+    /// roots built in): a private CA, a self-signed Redis
+    #[arg(long, value_name = "FILE")]
+    pub redis_ca_cert: Option<PathBuf>,
     /// The release running now: 8.0.0, 10.1, 25.8.0
     #[arg(long, value_name = "VERSION")]
     pub from: String,
@@ -125,6 +129,10 @@ pub struct StatusArgs {
     /// Record the failed jobs per queue in FILE, for a later --baseline
     #[arg(long, value_name = "FILE")]
     pub write_baseline: Option<PathBuf>,
+    /// Exit 1 when a check could not run (no --database-url, no --baseline, the Celery era's
+    /// unregistered workers)
+    #[arg(long)]
+    pub require_all: bool,
     /// Treat a finding of this code as an error (repeatable)
     #[arg(long, value_name = "CODE")]
     pub deny: Vec<String>,
@@ -896,6 +904,7 @@ fn status_command(
         .map_err(|error| CliError::Status(error.into()))?;
     let request = status::StatusRequest {
         redis,
+        redis_ca_certificates: args.redis_ca_cert.clone(),
         database: args.connect.target(STATUS_STATEMENT_TIMEOUT)?,
         from: args.from.clone(),
         to: args.to.clone(),
@@ -923,7 +932,7 @@ fn status_command(
             .write(path)
             .map_err(|error| CliError::Status(error.into()))?;
     }
-    let code = if report.blocks() {
+    let code = if report.blocks() || (args.require_all && report.report.not_run() > 0) {
         exit::BLOCKING_FINDINGS
     } else {
         exit::SUCCESS

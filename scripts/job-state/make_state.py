@@ -19,6 +19,12 @@ before Celery, puts back the standard library names those releases removed that 
 Celery import; the libraries themselves are unchanged. The manifest records the interpreter
 ("python") and whether that was needed ("stdlib_compat").
 
+Helpers the tests call with the same virtualenv (the jobs they name are in jobs.py):
+  make_state.py _rq_enqueue URL QUEUE FUNC COUNT   enqueue COUNT jobs, print their ids
+  make_state.py _rq_burst URL QUEUE[,QUEUE...]     a burst worker over those queues
+  make_state.py _rq_scheduler URL [NAME]           an rq-scheduler run until killed
+  make_state.py _rq_worker URL QUEUE NAME          a worker until killed
+
 Processes it leaves: a live worker (its pid is in the manifest as live_worker_pid; the caller
 kills it). Everything else it started is killed with SIGKILL before it prints the manifest.
 """
@@ -109,20 +115,43 @@ def rq_worker(url, queue_name, name):
     worker.work()
 
 
-def rq_scheduler_run(url):
+def rq_scheduler_run(url, name=None):
+    """A real rq-scheduler run, as Redash's `manage rq scheduler` starts it, until killed."""
     from redis import Redis
     from rq_scheduler import Scheduler
 
     scheduler_class = Scheduler
     connection = Redis.from_url(url)
     if hasattr(scheduler_class, "redis_scheduler_namespace_prefix"):
-        scheduler = Scheduler(connection=connection, queue_name="periodic", interval=5, name=SCHEDULER_NAME)
+        scheduler = Scheduler(
+            connection=connection, queue_name="periodic", interval=5, name=name or SCHEDULER_NAME
+        )
     else:
         scheduler = Scheduler(connection=connection, queue_name="periodic", interval=5)
     scheduler.run()
 
 
 SCHEDULER_NAME = "job-state-stale"
+
+
+def rq_enqueue(url, queue_name, func, count):
+    """COUNT jobs running FUNC (a name in jobs.py) on QUEUE_NAME; prints their ids."""
+    from redis import Redis
+    from rq import Queue
+
+    queue = Queue(queue_name, connection=Redis.from_url(url))
+    for _ in range(int(count)):
+        print(queue.enqueue("jobs." + func, job_timeout=60).id)
+
+
+def rq_burst(url, queue_names):
+    """A real burst worker: works every job of the comma-separated queues, then stops cleanly."""
+    from redis import Redis
+    from rq import Queue, SimpleWorker
+
+    connection = Redis.from_url(url)
+    queues = [Queue(name, connection=connection) for name in queue_names.split(",")]
+    SimpleWorker(queues, connection=connection).work(burst=True)
 
 
 def scheduler_birth_key(scheduler_class):
@@ -304,9 +333,13 @@ def celery_state(url):
 def main():
     if len(sys.argv) >= 2 and sys.argv[1].startswith("_"):
         command, args = sys.argv[1], sys.argv[2:]
-        {"_rq_worker": rq_worker, "_rq_scheduler": rq_scheduler_run, "_celery_consumer": celery_consumer}[
-            command
-        ](*args)
+        {
+            "_rq_worker": rq_worker,
+            "_rq_scheduler": rq_scheduler_run,
+            "_rq_enqueue": rq_enqueue,
+            "_rq_burst": rq_burst,
+            "_celery_consumer": celery_consumer,
+        }[command](*args)
         return
     if len(sys.argv) != 3 or sys.argv[1] not in ("celery", "rq10", "rq25"):
         sys.exit("usage: make_state.py celery|rq10|rq25 REDIS_URL")

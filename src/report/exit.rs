@@ -36,7 +36,7 @@ pub const VERIFY_TABLE: &str = "Exit codes:\n  0  verified: nothing lost or chan
 pub const REHEARSE_TABLE: &str = "Exit codes:\n  0  every hop migrated and verified (or --dry-run; --restore-neutralized:\n     everything put back)\n  1  a hop failed (checks, migration, alembic or verify), the restore differs,\n     or --restore-neutralized refused originals it cannot put back\n  2  the tool failed or refused: a damaged snapshot, a staging database that is\n     not empty or is the source, another rehearsal holds it, no confirmation";
 
 /// `status`.
-pub const STATUS_TABLE: &str = "Exit codes:\n  0  nothing at error severity (--wait-drained: and every queue drained)\n  1  errors found (a backlog the next hop would lose, sessions left before a\n     migration, a Redis too old), or --wait-drained timed out\n  2  the tool failed: a bad --redis-url, Redis or the database unreachable or\n     refusing the credentials, an unreadable --baseline";
+pub const STATUS_TABLE: &str = "Exit codes:\n  0  nothing at error severity (--wait-drained: and every queue drained)\n  1  errors found (a backlog the next hop would lose, sessions left before a\n     migration, a Redis too old), --wait-drained timed out, or\n     --require-all and a check could not run\n  2  the tool failed: a bad --redis-url, Redis or the database unreachable or\n     refusing the credentials, an unreadable --baseline";
 
 /// `smoke`.
 pub const SMOKE_TABLE: &str = "Exit codes:\n  0  every probe passed\n  1  a probe failed: unreachable, refused key, wrong version, status\n     unhealthy, a queue without workers, a query or dashboard that failed\n  2  the tool could not run: a bad --url, no --api-key-env variable";

@@ -5,6 +5,7 @@
 
 use std::io::{BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ const READ_SUBCOMMANDS: &[(&str, &str)] = &[("CLIENT", "LIST"), ("CONFIG", "GET"
 pub enum RedisError {
     #[error("--redis-url: {0}")]
     Url(String),
-    #[error("could not connect to Redis at {url}: {source}")]
+    #[error("could not connect to Redis at {url}")]
     Connect {
         url: String,
         #[source]
@@ -34,7 +35,7 @@ pub enum RedisError {
     Tls { url: String, why: String },
     #[error("Redis at {url} refused the credentials of --redis-url: {reply}")]
     Auth { url: String, reply: String },
-    #[error("Redis at {url}: {command}: {source}")]
+    #[error("Redis at {url}: {command}")]
     Io {
         url: String,
         command: String,
@@ -47,6 +48,8 @@ pub enum RedisError {
         command: String,
         reply: String,
     },
+    #[error("--redis-ca-cert {path}: {why}")]
+    CaCertificate { path: String, why: String },
     #[error("refused to send {0} to Redis: status only reads")]
     NotReadOnly(String),
 }
@@ -188,9 +191,15 @@ pub struct ReadOnlyRedis {
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_TIMEOUT: Duration = Duration::from_secs(15);
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl ReadOnlyRedis {
-    pub fn connect(url: &RedisUrl) -> Result<ReadOnlyRedis, RedisError> {
+    /// Connects, authenticates and selects the URL's database. `ca_certificates` (PEM) are
+    /// trusted for `rediss://` besides the Mozilla roots built in.
+    pub fn connect(
+        url: &RedisUrl,
+        ca_certificates: Option<&Path>,
+    ) -> Result<ReadOnlyRedis, RedisError> {
         let shown = url.to_string();
         let connect_error = |source| RedisError::Connect {
             url: shown.clone(),
@@ -212,7 +221,7 @@ impl ReadOnlyRedis {
         tcp.set_write_timeout(Some(READ_TIMEOUT))
             .map_err(connect_error)?;
         let stream: Box<dyn Stream> = if url.tls {
-            Box::new(tls_stream(url, &shown, tcp)?)
+            Box::new(tls_stream(url, &shown, tcp, ca_certificates)?)
         } else {
             Box::new(tcp)
         };
@@ -370,14 +379,34 @@ fn tls_stream(
     url: &RedisUrl,
     shown: &str,
     tcp: TcpStream,
+    ca_certificates: Option<&Path>,
 ) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>, RedisError> {
+    use rustls::pki_types::pem::PemObject as _;
     let tls_error = |why: String| RedisError::Tls {
         url: shown.to_owned(),
         why,
     };
-    let roots = rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    if let Some(path) = ca_certificates {
+        let ca_error = |why: String| RedisError::CaCertificate {
+            path: path.display().to_string(),
+            why,
+        };
+        let certificates = rustls::pki_types::CertificateDer::pem_file_iter(path)
+            .map_err(|error| ca_error(error.to_string()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| ca_error(error.to_string()))?;
+        if certificates.is_empty() {
+            return Err(ca_error("no PEM certificate in it".into()));
+        }
+        for certificate in certificates {
+            roots
+                .add(certificate)
+                .map_err(|error| ca_error(error.to_string()))?;
+        }
+    }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -387,8 +416,23 @@ fn tls_stream(
     .with_no_client_auth();
     let name = rustls::pki_types::ServerName::try_from(url.host.clone())
         .map_err(|error| tls_error(error.to_string()))?;
-    let connection = rustls::ClientConnection::new(Arc::new(config), name)
+    let mut connection = rustls::ClientConnection::new(Arc::new(config), name)
         .map_err(|error| tls_error(error.to_string()))?;
+    let mut tcp = tcp;
+    // Shake hands now, within a short wait: a plain-text Redis never answers a ClientHello.
+    let _ = tcp.set_read_timeout(Some(TLS_HANDSHAKE_TIMEOUT));
+    while connection.is_handshaking() {
+        connection.complete_io(&mut tcp).map_err(|error| {
+            tls_error(match error.kind() {
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => format!(
+                    "no TLS handshake within {} s (does this port speak TLS? use redis:// if not)",
+                    TLS_HANDSHAKE_TIMEOUT.as_secs()
+                ),
+                _ => format!("the handshake failed: {error}"),
+            })
+        })?;
+    }
+    let _ = tcp.set_read_timeout(Some(READ_TIMEOUT));
     Ok(rustls::StreamOwned::new(connection, tcp))
 }
 

@@ -46,6 +46,8 @@ pub enum StatusError {
 /// Everything `status` needs.
 pub struct StatusRequest {
     pub redis: RedisUrl,
+    /// A PEM file of certificate authorities to trust for `rediss://` (`--redis-ca-cert`).
+    pub redis_ca_certificates: Option<std::path::PathBuf>,
     pub database: Option<DatabaseTarget>,
     /// The release running now.
     pub from: String,
@@ -105,7 +107,8 @@ pub fn status(
     request: &StatusRequest,
 ) -> Result<StatusReport, StatusError> {
     let resolved = resolve(knowledge, request)?;
-    let mut redis = ReadOnlyRedis::connect(&request.redis)?;
+    let mut redis =
+        ReadOnlyRedis::connect(&request.redis, request.redis_ca_certificates.as_deref())?;
     let mut observation = observe(&mut redis, resolved.running)?;
     if let Some(target) = &request.database {
         observation.sessions = Some(read_sessions(target)?);
@@ -173,7 +176,8 @@ pub fn wait_drained(
     interval: Duration,
 ) -> Result<StatusReport, StatusError> {
     let resolved = resolve(knowledge, request)?;
-    let mut redis = ReadOnlyRedis::connect(&request.redis)?;
+    let mut redis =
+        ReadOnlyRedis::connect(&request.redis, request.redis_ca_certificates.as_deref())?;
     let started = Instant::now();
     let mut observation = observe(&mut redis, resolved.running)?;
     let (queued, running) = observation.pending();

@@ -25,12 +25,25 @@ const INSTALL_HINT: &str = "install Redis (Debian: apt-get install -y redis-serv
 pub struct RedisServer {
     dir: tempfile::TempDir,
     port: u16,
+    /// The TLS port, when started with [`RedisServer::start_with_tls`].
+    tls_port: Option<u16>,
     server: Mutex<Option<Child>>,
 }
 
 impl RedisServer {
     /// Starts a server. Fails, saying what to install, when no `redis-server` is found.
     pub fn start() -> Result<RedisServer, TestbedError> {
+        RedisServer::start_with(false)
+    }
+
+    /// Starts a server that also listens with TLS on [`RedisServer::tls_port`], its certificate
+    /// (for `localhost` and 127.0.0.1) signed by a test authority in
+    /// [`RedisServer::root_certificate`]. The plain port stays for the test's own commands.
+    pub fn start_with_tls() -> Result<RedisServer, TestbedError> {
+        RedisServer::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Result<RedisServer, TestbedError> {
         let binary = find_redis_server()?;
         let dir = tempfile::Builder::new()
             .prefix("redash-upgrade-redis-")
@@ -46,6 +59,26 @@ impl RedisServer {
                 source,
             })?;
         let mut command = Command::new(&binary);
+        let tls_port = if tls {
+            super::server::make_test_certificates(dir.path())?;
+            let tls_port = free_port()?;
+            command
+                .args([
+                    "--tls-port",
+                    &tls_port.to_string(),
+                    "--tls-auth-clients",
+                    "no",
+                ])
+                .arg("--tls-cert-file")
+                .arg(dir.path().join("server.crt"))
+                .arg("--tls-key-file")
+                .arg(dir.path().join("server.key"))
+                .arg("--tls-ca-cert-file")
+                .arg(dir.path().join("root.crt"));
+            Some(tls_port)
+        } else {
+            None
+        };
         command
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
@@ -65,6 +98,7 @@ impl RedisServer {
         let server = RedisServer {
             dir,
             port,
+            tls_port,
             server: Mutex::new(Some(child)),
         };
         server.watch_for_exit_of_this_process(pid)?;
@@ -74,6 +108,15 @@ impl RedisServer {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_port
+    }
+
+    /// The test authority that signed the TLS certificate (PEM).
+    pub fn root_certificate(&self) -> PathBuf {
+        self.dir.path().join("root.crt")
     }
 
     /// The URL clients (rq, Celery, redash-upgrade) are given: database 0 over loopback TCP.

@@ -410,12 +410,9 @@ fn run_quietly(
     }
 }
 
-/// A certificate authority of the test run and a server certificate it signs for `localhost`
-/// and 127.0.0.1, where PostgreSQL looks for them (`server.crt`, `server.key` in the data
-/// directory, the key readable by the server's user only). The authority's certificate is left
-/// in `root.crt` beside the data directory, for clients that verify (`sslrootcert`).
-fn make_certificate(data: &Path, run_as: Option<(u32, u32)>) -> Result<(), TestbedError> {
-    let top = data.parent().unwrap_or(data);
+/// A certificate authority of the test run (`root.crt`, `root.key`) and a server certificate it
+/// signs for `localhost` and 127.0.0.1 (`server.crt`, `server.key`), written into `top`.
+pub(crate) fn make_test_certificates(top: &Path) -> Result<(), TestbedError> {
     let openssl = |args: &[&str], what: &str| {
         let mut command = Command::new("openssl");
         command.args(args).current_dir(top);
@@ -476,6 +473,16 @@ fn make_certificate(data: &Path, run_as: Option<(u32, u32)>) -> Result<(), Testb
         ],
         "openssl (to sign the test server's certificate)",
     )?;
+    Ok(())
+}
+
+/// A certificate authority of the test run and a server certificate it signs for `localhost`
+/// and 127.0.0.1, where PostgreSQL looks for them (`server.crt`, `server.key` in the data
+/// directory, the key readable by the server's user only). The authority's certificate is left
+/// in `root.crt` beside the data directory, for clients that verify (`sslrootcert`).
+fn make_certificate(data: &Path, run_as: Option<(u32, u32)>) -> Result<(), TestbedError> {
+    let top = data.parent().unwrap_or(data);
+    make_test_certificates(top)?;
     for name in ["server.crt", "server.key"] {
         fs::rename(top.join(name), data.join(name)).map_err(|source| TestbedError::Io {
             what: format!("move {name} into the data directory"),

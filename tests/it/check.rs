@@ -327,7 +327,8 @@ fn every_registered_check_has_a_case() {
                 || crate::platforms::COVERED.contains(&code)
                 || crate::services::COVERED.contains(&code)
                 || crate::helm::COVERED.contains(&code)
-                || crate::k8s::COVERED.contains(&code),
+                || crate::k8s::COVERED.contains(&code)
+                || crate::status::COVERED.contains(&code),
             "{code} has no firing case in check.rs"
         );
         assert!(

@@ -20,6 +20,7 @@ mod services;
 mod smoke;
 mod snapshot;
 mod snapshot_safety;
+mod status;
 mod support;
 mod testbed;
 mod tls;

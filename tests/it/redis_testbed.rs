@@ -119,14 +119,14 @@ fn celery_8_0_state_is_made_by_celery_4_3_with_the_redis_broker() {
 
 /// A fresh server with one era's state on it, and the live worker the state left running
 /// (killed on drop).
-struct JobState {
-    redis: RedisServer,
-    manifest: Value,
+pub(crate) struct JobState {
+    pub(crate) redis: RedisServer,
+    pub(crate) manifest: Value,
     live_worker: Option<i32>,
 }
 
 impl JobState {
-    fn make(era: &str) -> JobState {
+    pub(crate) fn make(era: &str) -> JobState {
         let venv = venv(era);
         let redis = RedisServer::start().unwrap();
         let output = Command::new(venv.join("bin/python"))
@@ -295,13 +295,13 @@ fn process_alive(pid: i32) -> bool {
             .contains(") Z ")
 }
 
-fn scripts() -> PathBuf {
+pub(crate) fn scripts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/job-state")
 }
 
 /// The era's virtualenv, built once by scripts/job-state/venv.sh and cached under the target
 /// directory (venv.sh rebuilds it when the pins change).
-fn venv(era: &str) -> PathBuf {
+pub(crate) fn venv(era: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));

@@ -47,6 +47,7 @@ pub fn command() -> Command {
         .env_remove("CLICOLOR_FORCE")
         .env_remove("NO_COLOR")
         .env_remove("REDASH_DATABASE_URL")
+        .env_remove("REDASH_REDIS_URL")
         .env_remove("CI")
         .env("COLUMNS", "80");
     command

@@ -23,7 +23,7 @@ static META: CheckMeta = CheckMeta {
     fix: "Start a worker for the queue (`worker` with QUEUES naming it), or add the queue to an \
           existing worker's QUEUES; `redash-upgrade check` names the files that set QUEUES.",
     references: &[
-        "v10.1.0:bin/docker-entrypoint:14-27",
+        "v10.1.0:bin/docker-entrypoint:16-23",
         "v10.1.0:redash/models/__init__.py:101-102",
         "v10.1.0:redash/tasks/general.py",
     ],

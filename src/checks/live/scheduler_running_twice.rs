@@ -24,7 +24,8 @@ static META: CheckMeta = CheckMeta {
           Kubernetes: strategy Recreate).",
     references: &[
         "v25.8.0:redash/tasks/schedule.py:32",
-        "v10.1.0:redash/tasks/schedule.py:104-120",
+        "v10.1.0:redash/tasks/schedule.py:102-118",
+        "v25.8.0:redash/tasks/schedule.py:94-107",
         "https://github.com/rq/rq-scheduler/blob/v0.13.1/rq_scheduler/scheduler.py",
     ],
 };
