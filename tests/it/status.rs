@@ -245,6 +245,20 @@ fn the_10_1_state_made_by_rq_1_5_is_reported_exactly_and_nothing_is_written() {
     let url = add_read_only_user(&state.redis);
     let birth = state.manifest["scheduler_keys"]["birth"].as_str().unwrap();
     assert_eq!(birth, "rq:scheduler");
+    // Query locks as Redash's enqueue_query sets them (SET key job_id EX JOB_EXPIRY_TIME,
+    // v10.1.0:redash/tasks/queries/execution.py:111-115): one for the running job, one for the
+    // job that failed.
+    let started = state.manifest["started"]["queries"][0].as_str().unwrap();
+    let failed = state.manifest["failed"]["default"][0].as_str().unwrap();
+    for (key, job) in [
+        ("query_hash_job:1:running", started),
+        ("query_hash_job:2:over", failed),
+    ] {
+        assert_eq!(
+            state.redis.send(&["SET", key, job, "EX", "43200"]).unwrap(),
+            RedisReply::Status("OK".into())
+        );
+    }
     wait_until_scheduler_key_is_late(&state.redis, birth);
     let (code, json, err) = status_json(&["--redis-url", &url, "--from", "10.1.0"]);
     assert_key_still_there(&state.redis, birth);
@@ -261,6 +275,14 @@ fn the_10_1_state_made_by_rq_1_5_is_reported_exactly_and_nothing_is_written() {
         set(&["default", "periodic", "scheduled_queries", "schemas"])
     );
     assert!(findings(&json, "worker-registration-dead").is_empty());
+    let outlived = findings(&json, "job-lock-outlived-job");
+    assert_eq!(outlived.len(), 1);
+    assert_eq!(
+        outlived[0]["message"],
+        format!(
+            "1 of 2 query lock(s) outlived their job: query_hash_job:2:over -> {failed} (failed)"
+        )
+    );
     // 0.9.1's one key blocks a new scheduler: a warning that says so.
     let stale = findings(&json, "scheduler-key-stale");
     assert_eq!(stale.len(), 1);
