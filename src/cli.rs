@@ -90,6 +90,36 @@ pub enum Command {
     Status(Box<StatusArgs>),
 }
 
+/// `--deny`, `--warn`, `--allow`: the severity of a check's findings, for `check` and `status`.
+#[derive(Debug, clap::Args)]
+pub struct LevelArgs {
+    /// Treat a check's findings as errors (repeatable)
+    #[arg(long, value_name = "CODE")]
+    pub deny: Vec<String>,
+    /// Treat a check's findings as warnings (repeatable)
+    #[arg(long, value_name = "CODE")]
+    pub warn: Vec<String>,
+    /// Drop a check's findings (repeatable)
+    #[arg(long, value_name = "CODE")]
+    pub allow: Vec<String>,
+}
+
+impl LevelArgs {
+    fn levels(&self) -> Result<Levels, CliError> {
+        let mut levels = Levels::default();
+        for code in &self.deny {
+            levels.set("--deny", code, Some(Severity::Error))?;
+        }
+        for code in &self.warn {
+            levels.set("--warn", code, Some(Severity::Warning))?;
+        }
+        for code in &self.allow {
+            levels.set("--allow", code, None)?;
+        }
+        Ok(levels)
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
     /// The Redis Redash uses, as in REDASH_REDIS_URL (redis://[[user]:password@]host[:port][/db],
@@ -133,15 +163,8 @@ pub struct StatusArgs {
     /// unregistered workers)
     #[arg(long)]
     pub require_all: bool,
-    /// Treat a finding of this code as an error (repeatable)
-    #[arg(long, value_name = "CODE")]
-    pub deny: Vec<String>,
-    /// Treat a finding of this code as a warning (repeatable)
-    #[arg(long, value_name = "CODE")]
-    pub warn: Vec<String>,
-    /// Drop findings of this code (repeatable)
-    #[arg(long, value_name = "CODE")]
-    pub allow: Vec<String>,
+    #[command(flatten)]
+    pub levels: LevelArgs,
     /// Output format
     #[arg(long, value_enum, default_value_t = TicketFormat::Text)]
     pub format: TicketFormat,
@@ -405,15 +428,8 @@ pub struct CheckArgs {
         ]
     )]
     pub fleet: Option<PathBuf>,
-    /// Treat a check's findings as errors (repeatable)
-    #[arg(long, value_name = "CODE")]
-    pub deny: Vec<String>,
-    /// Treat a check's findings as warnings (repeatable)
-    #[arg(long, value_name = "CODE")]
-    pub warn: Vec<String>,
-    /// Drop a check's findings (repeatable)
-    #[arg(long, value_name = "CODE")]
-    pub allow: Vec<String>,
+    #[command(flatten)]
+    pub levels: LevelArgs,
     /// The environment variable of this shell holding the deployment's REDASH_SECRET_KEY, to test
     /// that stored credentials decrypt (default: the secret in --env-file)
     #[arg(long, value_name = "NAME")]
@@ -909,7 +925,7 @@ fn status_command(
         from: args.from.clone(),
         to: args.to.clone(),
         baseline,
-        levels: levels_from(&args.deny, &args.warn, &args.allow)?,
+        levels: args.levels.levels()?,
         progress: Progress::for_this_process(),
     };
     let report = if args.wait_drained {
@@ -1198,21 +1214,7 @@ fn fleet_request(args: &CheckArgs, path: &std::path::Path) -> Result<FleetReques
 }
 
 fn levels_of(args: &CheckArgs) -> Result<Levels, CliError> {
-    levels_from(&args.deny, &args.warn, &args.allow)
-}
-
-fn levels_from(deny: &[String], warn: &[String], allow: &[String]) -> Result<Levels, CliError> {
-    let mut levels = Levels::default();
-    for code in deny {
-        levels.set("--deny", code, Some(Severity::Error))?;
-    }
-    for code in warn {
-        levels.set("--warn", code, Some(Severity::Warning))?;
-    }
-    for code in allow {
-        levels.set("--allow", code, None)?;
-    }
-    Ok(levels)
+    args.levels.levels()
 }
 
 fn check_request(args: &CheckArgs) -> Result<CheckRequest, CliError> {

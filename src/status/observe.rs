@@ -327,6 +327,16 @@ fn library_list(release: &Release) -> String {
         .join(", ")
 }
 
+/// The queues the release sends jobs to, reported even while empty (RQ lists a queue in
+/// `rq:queues` only once it was used).
+fn queues_receiving_jobs(running: &Release) -> impl Iterator<Item = String> + '_ {
+    running
+        .queues
+        .receiving_jobs
+        .iter()
+        .map(|queue| queue.name.clone())
+}
+
 /// Reads everything `status` reports, for the release running now.
 pub fn observe(redis: &mut ReadOnlyRedis, running: &Release) -> Result<Observation, RedisError> {
     let server = server_info(redis)?;
@@ -365,14 +375,7 @@ fn observe_rq(
         .iter()
         .filter_map(|key| key.strip_prefix("rq:queue:").map(str::to_owned))
         .collect();
-    // A queue a release sends to is reported even while empty (RQ lists it only once used).
-    names.extend(
-        running
-            .queues
-            .receiving_jobs
-            .iter()
-            .map(|queue| queue.name.clone()),
-    );
+    names.extend(queues_receiving_jobs(running));
     for prefix in [
         "rq:queue:",
         "rq:wip:",
@@ -537,13 +540,7 @@ fn observe_celery_queues(
         .filter(|name| !name.contains("pidbox") && !name.starts_with("reply."))
         .map(str::to_owned)
         .collect();
-    names.extend(
-        running
-            .queues
-            .receiving_jobs
-            .iter()
-            .map(|queue| queue.name.clone()),
-    );
+    names.extend(queues_receiving_jobs(running));
     let unacked = unacked_by_routing_key(redis, keys)?;
     let mut queues = Vec::new();
     for name in names {

@@ -56,34 +56,19 @@ pub async fn other_sessions(
     timeouts: Timeouts,
 ) -> Result<Vec<Session>, DbError> {
     let mut session = ReadOnlySession::open(url, timeouts).await?;
-    // backend_type exists from PostgreSQL 10; older servers list only client backends here.
-    let has_backend_type = session
-        .fetch_one(
-            "read the server version",
-            sqlx::query("SELECT current_setting('server_version_num')::int >= 100000"),
-        )
-        .await?
-        .try_get::<bool, _>(0)
-        .map_err(|error| DbError::query("read the server version", &error))?;
-    let query = if has_backend_type {
-        sqlx::query(
-            "SELECT pid, coalesce(application_name, ''), usename::text, host(client_addr), state, \
-             extract(epoch FROM now() - backend_start)::bigint, \
-             extract(epoch FROM now() - state_change)::bigint, \
-             extract(epoch FROM now() - xact_start)::bigint FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid() \
-             AND backend_type = 'client backend' ORDER BY backend_start, pid",
-        )
-    } else {
-        sqlx::query(
-            "SELECT pid, coalesce(application_name, ''), usename::text, host(client_addr), state, \
-             extract(epoch FROM now() - backend_start)::bigint, \
-             extract(epoch FROM now() - state_change)::bigint, \
-             extract(epoch FROM now() - xact_start)::bigint FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid() \
-             ORDER BY backend_start, pid",
-        )
-    };
+    // backend_type exists from PostgreSQL 10 (read through the row's JSON so that the statement
+    // also runs on 9.x, where the view lists client backends only).
+    let query = sqlx::query(
+        "SELECT pid, coalesce(application_name, ''), usename::text, host(client_addr), state, \
+                extract(epoch FROM now() - backend_start)::bigint, \
+                extract(epoch FROM now() - state_change)::bigint, \
+                extract(epoch FROM now() - xact_start)::bigint \
+           FROM pg_stat_activity AS activity \
+          WHERE datname = current_database() AND pid <> pg_backend_pid() \
+            AND coalesce(row_to_json(activity)->>'backend_type', 'client backend') \
+                = 'client backend' \
+          ORDER BY backend_start, pid",
+    );
     let rows = session.fetch_all("read pg_stat_activity", query).await;
     session.close().await;
     let read = |error: sqlx::Error| DbError::query("read pg_stat_activity", &error);
