@@ -88,6 +88,81 @@ pub enum Command {
     /// every queue is empty
     #[command(after_help = exit::STATUS_TABLE)]
     Status(Box<StatusArgs>),
+    /// Every query (and dashboard, alert, data source) with its owner, use and schedule, classed
+    /// keep, review or archive with the reason, read-only; CSV for reviewers, JSON, or a Markdown
+    /// summary with the effect of archiving
+    #[command(after_help = exit::INVENTORY_TABLE)]
+    Inventory(Box<InventoryArgs>),
+}
+
+/// `inventory --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InventoryFormat {
+    /// One row per query, the form reviewers edit (the `class` column) and `archive` reads
+    Csv,
+    /// Every row of every kind, with the rules and the effect
+    Json,
+    /// Counts per org, class and reason, and the effect of archiving
+    Markdown,
+}
+
+/// `inventory --split`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InventorySplit {
+    /// One CSV per owner
+    Owner,
+    /// One CSV per tag (a query with several tags is in each)
+    Tag,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InventoryArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The release running now (detected from the database when not given)
+    #[arg(long, value_name = "VERSION")]
+    pub from: Option<String>,
+    /// The release you are going to: which data-source types it runs, which migrations it
+    /// fails on
+    #[arg(long, value_name = "VERSION", default_value = "latest")]
+    pub to: String,
+    /// What "now" is for staleness: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z (default: now; set it
+    /// when reading a restored copy of an older database)
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub as_of: Option<String>,
+    /// A query nobody viewed, ran or edited for this long is stale (90d, 26w, 180d)
+    #[arg(long, value_name = "DAYS", default_value = "180d", value_parser = parse_days)]
+    pub stale_after: u32,
+    /// A scheduled query that failed this many times in a row is broken
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub failing_after: i64,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = InventoryFormat::Markdown)]
+    pub format: InventoryFormat,
+    /// Write the output to FILE (through a temp file and a rename) instead of stdout
+    #[arg(long, value_name = "FILE", conflicts_with = "split")]
+    pub out: Option<PathBuf>,
+    /// With --format csv: one file per owner or per tag, into --out-dir
+    #[arg(long, value_enum, requires = "out_dir")]
+    pub split: Option<InventorySplit>,
+    /// Where --split writes its files
+    #[arg(long, value_name = "DIR", requires = "split")]
+    pub out_dir: Option<PathBuf>,
+}
+
+/// `180d`, `26w` or a bare number of days.
+fn parse_days(text: &str) -> Result<u32, String> {
+    let text = text.trim();
+    let (number, unit) = match text.strip_suffix('w') {
+        Some(weeks) => (weeks, 7),
+        None => (text.strip_suffix('d').unwrap_or(text), 1),
+    };
+    number
+        .parse::<u32>()
+        .ok()
+        .and_then(|number| number.checked_mul(unit))
+        .filter(|days| *days > 0)
+        .ok_or_else(|| format!("{text:?} is not a number of days (180d) or weeks (26w)"))
 }
 
 /// `--deny`, `--warn`, `--allow`: the severity of a check's findings, for `check` and `status`.
@@ -677,6 +752,16 @@ pub enum CliError {
     Smoke(#[from] SmokeError),
     #[error(transparent)]
     Status(#[from] crate::status::StatusError),
+    #[error("--as-of {0:?}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z")]
+    AsOf(String),
+    #[error("--split writes CSV files: give --format csv")]
+    SplitNeedsCsv,
+    #[error("could not write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("failed to write the output")]
     Output(#[from] std::io::Error),
 }
@@ -894,10 +979,87 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             (report::smoke::render(args.format.into(), &report), code)
         }
         Command::Status(args) => status_command(&knowledge, args)?,
+        Command::Inventory(args) => inventory_command(&knowledge, args)?,
     };
     out.write_all(&rendered)?;
     out.flush()?;
     Ok(code)
+}
+
+/// How long `inventory` lets a statement run: it reads whole tables, events among them.
+const INVENTORY_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+fn inventory_command(
+    knowledge: &KnowledgeBase,
+    args: &InventoryArgs,
+) -> Result<(Vec<u8>, i32), CliError> {
+    use crate::inventory::csv_out::{self, Split};
+    let as_of = match &args.as_of {
+        Some(text) => plan::parse_instant(text).ok_or_else(|| CliError::AsOf(text.clone()))?,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs() as i64)
+            .unwrap_or(0),
+    };
+    let database = args
+        .connect
+        .target(INVENTORY_STATEMENT_TIMEOUT)?
+        .ok_or(CliError::DatabaseNeeded("inventory"))?;
+    if args.split.is_some() && args.format != InventoryFormat::Csv {
+        return Err(CliError::SplitNeedsCsv);
+    }
+    let request = crate::inventory::InventoryRequest {
+        database,
+        from: args.from.clone(),
+        to: args.to.clone(),
+        as_of,
+        rules: crate::inventory::Rules {
+            stale_after_days: args.stale_after,
+            failing_after: args.failing_after,
+        },
+        progress: Progress::for_this_process(),
+    };
+    let inventory = engine::block_on(crate::inventory::inventory(knowledge, request))?;
+    if let (Some(split), Some(dir)) = (args.split, &args.out_dir) {
+        let by = match split {
+            InventorySplit::Owner => Split::Owner,
+            InventorySplit::Tag => Split::Tag,
+        };
+        let files = csv_out::split(&inventory, by);
+        let written = csv_out::write_files(dir, &files).map_err(|source| CliError::Write {
+            path: dir.clone(),
+            source,
+        })?;
+        let mut listing = String::new();
+        for path in written {
+            listing.push_str(&format!("{}\n", path.display()));
+        }
+        return Ok((listing.into_bytes(), exit::SUCCESS));
+    }
+    let rendered = match args.format {
+        InventoryFormat::Csv => csv_out::to_csv(&inventory.queries),
+        InventoryFormat::Json => report::inventory::json(&inventory),
+        InventoryFormat::Markdown => report::inventory::markdown(&inventory),
+    };
+    if let Some(path) = &args.out {
+        crate::rehearse::journal::write_atomically(path, &rendered).map_err(|source| {
+            CliError::Write {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        let counts = inventory.counts();
+        let summary = format!(
+            "{}: {} queries ({} keep, {} review, {} archive)\n",
+            path.display(),
+            inventory.queries.len(),
+            counts.get(&crate::inventory::Class::Keep).unwrap_or(&0),
+            counts.get(&crate::inventory::Class::Review).unwrap_or(&0),
+            counts.get(&crate::inventory::Class::Archive).unwrap_or(&0)
+        );
+        return Ok((summary.into_bytes(), exit::SUCCESS));
+    }
+    Ok((rendered, exit::SUCCESS))
 }
 
 /// How long `status` lets a statement on `pg_stat_activity` run.

@@ -28,6 +28,8 @@ pub enum EngineError {
     Snapshot(#[from] crate::snapshot::SnapshotError),
     #[error(transparent)]
     Rehearse(#[from] crate::rehearse::RehearseError),
+    #[error("could not read the database: {0}")]
+    Read(#[from] crate::checks::CannotRun),
     #[error("give --from: {0}")]
     FromNeeded(String),
     #[error("--from {given} is {resolved}, but the database is at {found} (see `redash-upgrade detect`)")]
@@ -215,6 +217,16 @@ pub async fn check(
 
 fn plan_hops(plan: &plan::UpgradePlan<'_>) -> Vec<crate::plan::HopId> {
     plan.hops.iter().map(|hop| hop.id()).collect()
+}
+
+/// [`from_of_database`] without deployment files: the release `inventory` and other database-only
+/// commands plan from.
+pub(crate) fn release_of_database(
+    knowledge: &KnowledgeBase,
+    given: Option<&str>,
+    detection: &Detection,
+) -> Result<(String, Option<String>), EngineError> {
+    from_of_database(knowledge, given, detection, &Deployment::default())
 }
 
 /// The release to plan from: `--from` when given (it must agree with the database), else the

@@ -8,6 +8,7 @@ pub mod detect;
 pub mod engine;
 pub mod fernet;
 pub mod fleet;
+pub mod inventory;
 pub mod inputs;
 pub mod knowledge;
 pub mod plan;

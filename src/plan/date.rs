@@ -71,8 +71,67 @@ pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
+/// Days from 1970-01-01 of a civil date (Howard Hinnant's `days_from_civil`).
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// Seconds since the epoch of `YYYY-MM-DD` (midnight UTC) or `YYYY-MM-DDTHH:MM[:SS]Z`.
+pub fn parse_instant(text: &str) -> Option<i64> {
+    let (date, time) = match text.split_once('T') {
+        Some((date, time)) => (date, Some(time.strip_suffix('Z')?)),
+        None => (text, None),
+    };
+    let date = parse_date(date)?;
+    let number = |part: &str| part.parse::<i64>().ok();
+    let days = days_from_civil(number(&date[0..4])?, number(&date[5..7])?, number(&date[8..10])?);
+    let seconds = match time {
+        None => 0,
+        Some(time) => {
+            let parts: Vec<&str> = time.split(':').collect();
+            if !(2..=3).contains(&parts.len()) || parts.iter().any(|part| part.len() != 2) {
+                return None;
+            }
+            let (hour, minute) = (number(parts[0])?, number(parts[1])?);
+            let second = parts.get(2).map_or(Some(0), |part| number(part))?;
+            if hour > 23 || minute > 59 || second > 59 {
+                return None;
+            }
+            hour * 3600 + minute * 60 + second
+        }
+    };
+    Some(days * 86_400 + seconds)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` of seconds since the epoch.
+pub fn format_instant(seconds: i64) -> String {
+    let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
+    let rest = seconds.rem_euclid(86_400);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn instants_parse_and_format() {
+        assert_eq!(parse_instant("1970-01-02"), Some(86_400));
+        assert_eq!(parse_instant("2026-11-30T09:30Z"), Some(parse_instant("2026-11-30").unwrap() + 34_200));
+        assert_eq!(format_instant(parse_instant("2024-02-29T23:59:59Z").unwrap()), "2024-02-29T23:59:59Z");
+        for bad in ["2026-13-01", "2026-11-30T24:00Z", "2026-11-30T09:30", "yesterday", "2026-11-30T9:30Z"] {
+            assert_eq!(parse_instant(bad), None, "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

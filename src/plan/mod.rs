@@ -7,7 +7,9 @@ mod version;
 
 use semver::Version;
 
-pub use date::{civil_from_days, plan_date, DATE_VARIABLE};
+pub use date::{
+    civil_from_days, days_from_civil, format_instant, parse_instant, plan_date, DATE_VARIABLE,
+};
 pub use fit::DeploymentFit;
 pub use hop::{rehearsal_settings, EnvChange, HopId, HopPlan, Phase, Step, HIDDEN_DEFAULT};
 pub use version::{resolve, ResolvedVersion};

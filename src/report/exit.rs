@@ -38,5 +38,8 @@ pub const REHEARSE_TABLE: &str = "Exit codes:\n  0  every hop migrated and verif
 /// `status`.
 pub const STATUS_TABLE: &str = "Exit codes:\n  0  nothing at error severity (--wait-drained: and every queue drained)\n  1  errors found (a backlog the next hop would lose, sessions left before a\n     migration, a Redis too old), --wait-drained timed out, or\n     --require-all and a check could not run\n  2  the tool failed: a bad --redis-url, Redis or the database unreachable or\n     refusing the credentials, an unreadable --baseline";
 
+/// `inventory`.
+pub const INVENTORY_TABLE: &str = "Exit codes:\n  0  the inventory was written\n  2  the tool failed: no database, an unreadable database, a bad option, a file\n     it could not write";
+
 /// `smoke`.
 pub const SMOKE_TABLE: &str = "Exit codes:\n  0  every probe passed\n  1  a probe failed: unreachable, refused key, wrong version, status\n     unhealthy, a queue without workers, a query or dashboard that failed\n  2  the tool could not run: a bad --url, no --api-key-env variable";

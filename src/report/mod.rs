@@ -6,6 +6,7 @@ pub mod exit;
 mod json;
 mod markdown;
 mod progress;
+pub mod inventory;
 pub mod rehearsal;
 mod sarif;
 pub mod smoke;

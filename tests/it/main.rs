@@ -7,6 +7,7 @@ mod cmd;
 mod db_checks;
 mod detect;
 mod helm;
+mod inventory;
 mod k8s;
 mod knowledge;
 mod pg;

@@ -171,6 +171,9 @@ impl DatabaseCheck for JsonInvalidForJsonb {
             }
             let mut ids: Vec<i64> = bad.iter().map(|(_, id, _)| *id).collect();
             ids.sort_unstable();
+            if *table == "queries" {
+                database.note_rows(META.code, "queries", &ids);
+            }
             let mut problems: Vec<String> = bad
                 .iter()
                 .map(|(_, _, problem)| problem.to_string())

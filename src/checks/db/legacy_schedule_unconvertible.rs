@@ -52,6 +52,7 @@ impl DatabaseCheck for LegacyScheduleUnconvertible {
     ) -> Result<Vec<Report>, CannotRun> {
         super::rows_report(
             database,
+            Some((META.code, "queries")),
             "read legacy schedules",
             "SELECT id::bigint FROM queries WHERE schedule IS NOT NULL AND CASE \
                WHEN strpos(schedule, ':') = 0 \

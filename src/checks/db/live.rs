@@ -60,8 +60,17 @@ pub struct Scanned<T> {
     pub found: Vec<T>,
 }
 
+/// Rows a check named, kept for the commands that report per row (`inventory`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedRows {
+    pub code: &'static str,
+    pub table: &'static str,
+    pub ids: Vec<i64>,
+}
+
 /// The live database, through the run's transaction.
 pub struct LiveDatabase {
+    named: std::sync::Mutex<Vec<NamedRows>>,
     session: Mutex<ReadOnlySession>,
     url: DatabaseUrl,
     timeouts: Timeouts,
@@ -86,6 +95,7 @@ impl LiveDatabase {
         progress: Progress,
     ) -> LiveDatabase {
         LiveDatabase {
+            named: std::sync::Mutex::new(Vec::new()),
             url: session.url().clone(),
             timeouts: session.timeouts(),
             session: Mutex::new(session),
@@ -95,6 +105,26 @@ impl LiveDatabase {
             quick,
             progress,
         }
+    }
+
+    /// Records the rows of `table` a check (`code`) names, for [`LiveDatabase::named_rows`].
+    pub fn note_rows(&self, code: &'static str, table: &'static str, ids: &[i64]) {
+        self.named
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(NamedRows {
+                code,
+                table,
+                ids: ids.to_vec(),
+            });
+    }
+
+    /// Every row the checks of this run named, in the order they named them.
+    pub fn named_rows(&self) -> Vec<NamedRows> {
+        self.named
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Whether scans read on several connections at once (the server exported a snapshot).

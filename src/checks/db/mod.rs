@@ -30,7 +30,7 @@ pub mod user_details_will_be_lost;
 pub mod widget_position_not_integer;
 
 pub use live::{
-    copy_field, copy_fields, copy_id, name_rows, LiveDatabase, Scan, Scanned, SecretKey,
+    copy_field, copy_fields, copy_id, name_rows, LiveDatabase, NamedRows, Scan, Scanned, SecretKey,
 };
 
 use sqlx::Row as _;
@@ -43,9 +43,10 @@ pub fn jsonb_accepts(text: &[u8]) -> bool {
 }
 
 /// Runs `select` (one column: the offending rows' ids) and, when it finds rows, one report
-/// naming them after `message`.
+/// naming them after `message`; `noted` (code, table) records them for per-row reports.
 pub(super) async fn rows_report(
     database: &LiveDatabase,
+    noted: Option<(&'static str, &'static str)>,
     what: &str,
     select: &'static str,
     message: &str,
@@ -59,6 +60,9 @@ pub(super) async fn rows_report(
         .collect();
     if ids.is_empty() {
         return Ok(Vec::new());
+    }
+    if let Some((code, table)) = noted {
+        database.note_rows(code, table, &ids);
     }
     Ok(vec![Report {
         severity: None,

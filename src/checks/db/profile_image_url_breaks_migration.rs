@@ -40,6 +40,7 @@ impl DatabaseCheck for ProfileImageUrlBreaksMigration {
     ) -> Result<Vec<Report>, CannotRun> {
         super::rows_report(
             database,
+            None,
             "read profile image URLs",
             "SELECT id::bigint FROM users WHERE strpos(profile_image_url, '\"') > 0 \
              OR strpos(profile_image_url, E'\\\\') > 0 \

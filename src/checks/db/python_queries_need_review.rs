@@ -47,6 +47,7 @@ impl DatabaseCheck for PythonQueriesNeedReview {
     ) -> Result<Vec<Report>, CannotRun> {
         super::rows_report(
             database,
+            Some((META.code, "queries")),
             "read Python queries",
             "SELECT q.id::bigint FROM queries q JOIN data_sources ds ON ds.id = q.data_source_id \
              WHERE ds.type = 'python' ORDER BY q.id",

@@ -59,6 +59,7 @@ impl DatabaseCheck for QueryOptionsBreakRehash {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        database.note_rows(META.code, "queries", &ids);
         Ok(vec![Report {
             severity: None,
             effect: None,

@@ -152,6 +152,7 @@ impl DatabaseCheck for QueryTextBreaksRehash {
                 continue;
             }
             ids.sort_unstable();
+            database.note_rows(META.code, "queries", &ids);
             reports.push(Report {
                 severity: None,
                 effect: None,

@@ -63,6 +63,7 @@ impl DatabaseCheck for ScheduleUnreadable {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        database.note_rows(META.code, "queries", &ids);
         let target = &hop.plan.to.version;
         let stops_all = hop
             .plan

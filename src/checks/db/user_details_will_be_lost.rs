@@ -45,6 +45,7 @@ impl DatabaseCheck for UserDetailsWillBeLost {
         if !database.has_column("users", "details") {
             return super::rows_report(
                 database,
+                None,
                 "read users",
                 "SELECT id::bigint FROM users WHERE profile_image_url IS NULL ORDER BY id",
                 &format!("users without profile_image_url lose their details in {target}"),
@@ -54,6 +55,7 @@ impl DatabaseCheck for UserDetailsWillBeLost {
         }
         let mut reports = super::rows_report(
             database,
+            None,
             "read users",
             "SELECT id::bigint FROM users WHERE profile_image_url IS NULL \
              AND details IS NOT NULL AND details::text NOT IN ('{}', 'null') ORDER BY id",
@@ -63,6 +65,7 @@ impl DatabaseCheck for UserDetailsWillBeLost {
         .await?;
         let mut not_objects = super::rows_report(
             database,
+            None,
             "read user details",
             "SELECT id::bigint FROM users WHERE profile_image_url IS NOT NULL \
              AND details IS NOT NULL AND json_typeof(details::text::json) <> 'object' ORDER BY id",
@@ -79,6 +82,7 @@ impl DatabaseCheck for UserDetailsWillBeLost {
         reports.extend(
             super::rows_report(
                 database,
+                None,
                 "read user details",
                 "SELECT id::bigint FROM users WHERE details IS NULL \
                  AND profile_image_url IS NOT NULL ORDER BY id",

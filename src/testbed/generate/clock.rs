@@ -2,7 +2,7 @@
 //! timestamps. Fixed, because the data must not depend on today.
 
 use crate::knowledge::model::Release;
-use crate::plan::civil_from_days;
+use crate::plan::{civil_from_days, days_from_civil};
 use crate::testbed::copy::Value;
 use crate::testbed::rng::Rng;
 
@@ -57,16 +57,6 @@ pub(super) fn format_timestamp(seconds: i64) -> String {
         rest % 3600 / 60,
         rest % 60
     )
-}
-
-// Howard Hinnant's civil-date algorithms.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 #[cfg(test)]
