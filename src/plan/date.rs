@@ -89,7 +89,11 @@ pub fn parse_instant(text: &str) -> Option<i64> {
     };
     let date = parse_date(date)?;
     let number = |part: &str| part.parse::<i64>().ok();
-    let days = days_from_civil(number(&date[0..4])?, number(&date[5..7])?, number(&date[8..10])?);
+    let days = days_from_civil(
+        number(&date[0..4])?,
+        number(&date[5..7])?,
+        number(&date[8..10])?,
+    );
     let seconds = match time {
         None => 0,
         Some(time) => {
@@ -125,9 +129,21 @@ mod tests {
     #[test]
     fn instants_parse_and_format() {
         assert_eq!(parse_instant("1970-01-02"), Some(86_400));
-        assert_eq!(parse_instant("2026-11-30T09:30Z"), Some(parse_instant("2026-11-30").unwrap() + 34_200));
-        assert_eq!(format_instant(parse_instant("2024-02-29T23:59:59Z").unwrap()), "2024-02-29T23:59:59Z");
-        for bad in ["2026-13-01", "2026-11-30T24:00Z", "2026-11-30T09:30", "yesterday", "2026-11-30T9:30Z"] {
+        assert_eq!(
+            parse_instant("2026-11-30T09:30Z"),
+            Some(parse_instant("2026-11-30").unwrap() + 34_200)
+        );
+        assert_eq!(
+            format_instant(parse_instant("2024-02-29T23:59:59Z").unwrap()),
+            "2024-02-29T23:59:59Z"
+        );
+        for bad in [
+            "2026-13-01",
+            "2026-11-30T24:00Z",
+            "2026-11-30T09:30",
+            "yesterday",
+            "2026-11-30T9:30Z",
+        ] {
             assert_eq!(parse_instant(bad), None, "{bad}");
         }
     }

@@ -3,10 +3,10 @@
 
 pub(crate) mod describe;
 pub mod exit;
+pub mod inventory;
 mod json;
 mod markdown;
 mod progress;
-pub mod inventory;
 pub mod rehearsal;
 mod sarif;
 pub mod smoke;
