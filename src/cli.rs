@@ -88,6 +88,42 @@ pub enum Command {
     /// every queue is empty
     #[command(after_help = exit::STATUS_TABLE)]
     Status(Box<StatusArgs>),
+    /// Find the quietest hours of the week for the downtime, read-only: activity (events,
+    /// query results) by weekday and hour in a time zone, per org, and what each window
+    /// would interrupt (active users, scheduled queries, alerts)
+    #[command(after_help = exit::WINDOW_TABLE)]
+    Window(Box<WindowArgs>),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WindowArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The time zone the grid and the windows are in (an IANA name: Asia/Tokyo, Europe/Berlin)
+    #[arg(long = "tz", value_name = "ZONE", default_value = "UTC")]
+    pub timezone: String,
+    /// The length of the window in whole hours
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=167))]
+    pub hours: u32,
+    /// How many weeks of history to read, before --as-of
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=520))]
+    pub weeks: u32,
+    /// The end of the history read (2026-11-30T00:00:00Z) [default: now]
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub as_of: Option<String>,
+    /// A rehearsal's report.json: the hop's duration is the sum of the hop windows it measured
+    /// (without it, a fixed 30 min estimate)
+    #[arg(long, value_name = "FILE")]
+    pub rehearsal: Option<PathBuf>,
+    /// Write the heatmaps as a self-contained SVG file
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// Write an HTML page with the heatmaps and the windows
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = TicketFormat::Text)]
+    pub format: TicketFormat,
 }
 
 /// `--deny`, `--warn`, `--allow`: the severity of a check's findings, for `check` and `status`.
@@ -677,6 +713,8 @@ pub enum CliError {
     Smoke(#[from] SmokeError),
     #[error(transparent)]
     Status(#[from] crate::status::StatusError),
+    #[error(transparent)]
+    Window(#[from] crate::window::WindowError),
     #[error("failed to write the output")]
     Output(#[from] std::io::Error),
 }
@@ -894,10 +932,42 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             (report::smoke::render(args.format.into(), &report), code)
         }
         Command::Status(args) => status_command(&knowledge, args)?,
+        Command::Window(args) => window_command(args)?,
     };
     out.write_all(&rendered)?;
     out.flush()?;
     Ok(code)
+}
+
+/// The statement timeout of `window` when none is given: it reads the weeks' events.
+const WINDOW_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+fn window_command(args: &WindowArgs) -> Result<(Vec<u8>, i32), CliError> {
+    use crate::window::{self, WindowRequest};
+    let target = args
+        .connect
+        .target(WINDOW_STATEMENT_TIMEOUT)?
+        .ok_or(CliError::DatabaseNeeded("window"))?;
+    let request = WindowRequest {
+        url: target.url,
+        timeouts: target.timeouts,
+        timezone: args.timezone.clone(),
+        hours: args.hours,
+        weeks: args.weeks,
+        as_of: args.as_of.clone(),
+        rehearsal: args.rehearsal.clone(),
+        progress: Progress::for_this_process(),
+    };
+    let report = engine::block_on(async {
+        window::window(&request)
+            .await
+            .map_err(|error| EngineError::Window(Box::new(error)))
+    })?;
+    window::write_files(&report, args.svg.as_deref(), args.html.as_deref())?;
+    Ok((
+        window::render::render(args.format.into(), &report),
+        exit::SUCCESS,
+    ))
 }
 
 /// How long `status` lets a statement on `pg_stat_activity` run.
