@@ -24,3 +24,4 @@ mod status;
 mod support;
 mod testbed;
 mod tls;
+mod window;
