@@ -398,3 +398,49 @@ fn legacy_schedules_a_rehearsal_s_durations_and_the_refusals() {
             });
     assert!(by_user.len() > 3, "the org's real users: {by_user:?}");
 }
+
+#[test]
+fn the_usage_history_is_deterministic_and_redash_fixture_adds_it_in_one_command() {
+    let digest = |db: &TestDb, table: &str, columns: &str| -> String {
+        db.client()
+            .scalar(&format!(
+                "SELECT md5(string_agg(concat_ws(',', {columns}), ';' ORDER BY id)) FROM {table}"
+            ))
+            .unwrap()
+    };
+    let events = "org_id, user_id, action, object_type, object_id, EXTRACT(EPOCH FROM created_at)";
+    let results = "org_id, query_hash, EXTRACT(EPOCH FROM retrieved_at)";
+    let by_library = fixture_db("7.0.0");
+    let before = digest(&by_library, "events", events);
+    let summary = add_usage_history(
+        &mut by_library.client(),
+        &UsageHistory::new(2, AS_OF, "Europe/Berlin"),
+    )
+    .unwrap();
+    assert_ne!(digest(&by_library, "events", events), before);
+    assert!(summary.query_results > 0);
+
+    let by_tool = crate::pg::empty_db();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_redash-fixture"))
+        .args(["--release", "7.0.0", "--database-url", &by_tool.tcp_url()])
+        .args([
+            "--usage-history",
+            "2",
+            "--as-of",
+            AS_OF,
+            "--tz",
+            "Europe/Berlin",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).starts_with("added "), "{}", stderr(&output));
+    assert_eq!(
+        digest(&by_tool, "events", events),
+        digest(&by_library, "events", events)
+    );
+    assert_eq!(
+        digest(&by_tool, "query_results", results),
+        digest(&by_library, "query_results", results)
+    );
+}
