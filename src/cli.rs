@@ -93,6 +93,11 @@ pub enum Command {
     /// summary with the effect of archiving
     #[command(after_help = exit::INVENTORY_TABLE)]
     Inventory(Box<InventoryArgs>),
+    /// Find the quietest hours of the week for the downtime, read-only: activity (events,
+    /// query results) by weekday and hour in a time zone, per org, and what each window
+    /// would interrupt (active users, scheduled queries, alerts)
+    #[command(after_help = exit::WINDOW_TABLE)]
+    Window(Box<WindowArgs>),
 }
 
 /// `inventory --format`.
@@ -163,6 +168,37 @@ fn parse_days(text: &str) -> Result<u32, String> {
         .and_then(|number| number.checked_mul(unit))
         .filter(|days| *days > 0)
         .ok_or_else(|| format!("{text:?} is not a number of days (180d) or weeks (26w)"))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WindowArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The time zone the grid and the windows are in (an IANA name: Asia/Tokyo, Europe/Berlin)
+    #[arg(long = "tz", value_name = "ZONE", default_value = "UTC")]
+    pub timezone: String,
+    /// The length of the window in whole hours
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=167))]
+    pub hours: u32,
+    /// How many weeks of history to read, before --as-of
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=520))]
+    pub weeks: u32,
+    /// The end of the history read (2026-11-30T00:00:00Z) [default: now]
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub as_of: Option<String>,
+    /// A rehearsal's report.json: the hop's duration is the sum of the hop windows it measured
+    /// (without it, a fixed 30 min estimate)
+    #[arg(long, value_name = "FILE")]
+    pub rehearsal: Option<PathBuf>,
+    /// Write the heatmaps as a self-contained SVG file
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// Write an HTML page with the heatmaps and the windows
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = TicketFormat::Text)]
+    pub format: TicketFormat,
 }
 
 /// `--deny`, `--warn`, `--allow`: the severity of a check's findings, for `check` and `status`.
@@ -762,6 +798,8 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Window(#[from] crate::window::WindowError),
     #[error("failed to write the output")]
     Output(#[from] std::io::Error),
 }
@@ -980,6 +1018,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
         }
         Command::Status(args) => status_command(&knowledge, args)?,
         Command::Inventory(args) => inventory_command(&knowledge, args)?,
+        Command::Window(args) => window_command(args)?,
     };
     out.write_all(&rendered)?;
     out.flush()?;
@@ -1060,6 +1099,37 @@ fn inventory_command(
         return Ok((summary.into_bytes(), exit::SUCCESS));
     }
     Ok((rendered, exit::SUCCESS))
+}
+
+/// The statement timeout of `window` when none is given: it reads the weeks' events.
+const WINDOW_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+fn window_command(args: &WindowArgs) -> Result<(Vec<u8>, i32), CliError> {
+    use crate::window::{self, WindowRequest};
+    let target = args
+        .connect
+        .target(WINDOW_STATEMENT_TIMEOUT)?
+        .ok_or(CliError::DatabaseNeeded("window"))?;
+    let request = WindowRequest {
+        url: target.url,
+        timeouts: target.timeouts,
+        timezone: args.timezone.clone(),
+        hours: args.hours,
+        weeks: args.weeks,
+        as_of: args.as_of.clone(),
+        rehearsal: args.rehearsal.clone(),
+        progress: Progress::for_this_process(),
+    };
+    let report = engine::block_on(async {
+        window::window(&request)
+            .await
+            .map_err(|error| EngineError::Window(Box::new(error)))
+    })?;
+    window::write_files(&report, args.svg.as_deref(), args.html.as_deref())?;
+    Ok((
+        window::render::render(args.format.into(), &report),
+        exit::SUCCESS,
+    ))
 }
 
 /// How long `status` lets a statement on `pg_stat_activity` run.

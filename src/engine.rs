@@ -42,6 +42,8 @@ pub enum EngineError {
     NothingToCheck(String),
     #[error("interrupted (Ctrl-C): the read-only transaction was rolled back")]
     Interrupted,
+    #[error(transparent)]
+    Window(Box<crate::window::WindowError>),
     #[error("could not start the async runtime")]
     Runtime(#[source] std::io::Error),
     #[error("--fleet")]

@@ -20,3 +20,4 @@ pub mod status;
 #[cfg(feature = "testbed")]
 pub mod testbed;
 pub mod verify;
+pub mod window;

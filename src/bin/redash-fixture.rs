@@ -3,6 +3,11 @@
 //!
 //!     cargo run --release --features testbed --bin redash-fixture -- --release 10.1.0 --scale large --out large-10.1.0.sql
 //!     psql "$URL" -v ON_ERROR_STOP=1 -f large-10.1.0.sql
+//!
+//! The demo database of `redash-upgrade window`, with eight weeks of office-hours usage:
+//!
+//!     cargo run --features testbed --bin redash-fixture -- --release 10.1.0 --database-url "$URL" \
+//!         --usage-history 8 --as-of 2026-11-30T00:00:00Z --tz Asia/Tokyo
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -41,6 +46,20 @@ struct Args {
     /// Load into this empty database instead
     #[arg(long)]
     database_url: Option<String>,
+    /// Add WEEKS weeks of office-hours usage (events with a weekly rhythm, a quiet Sunday
+    /// 01:00-05:00 local, scheduled results in the last week) before --as-of (with
+    /// --database-url only)
+    #[arg(long, value_name = "WEEKS", requires = "database_url")]
+    usage_history: Option<u32>,
+    /// The end of the usage history
+    #[arg(long, value_name = "TIMESTAMP", default_value = "2026-11-30T00:00:00Z")]
+    as_of: String,
+    /// The time zone of the orgs' office hours
+    #[arg(long = "tz", value_name = "ZONE", default_value = "UTC")]
+    timezone: String,
+    /// An org in another time zone, SLUG=ZONE (repeatable) [default: acme-eu=America/New_York]
+    #[arg(long, value_name = "SLUG=ZONE")]
+    org_tz: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -74,6 +93,28 @@ fn run(args: Args) -> anyhow::Result<()> {
         }
         if args.fork {
             testbed::apply_fork(&mut client)?;
+        }
+        if let Some(weeks) = args.usage_history {
+            let mut spec = testbed::UsageHistory::new(weeks, &args.as_of, &args.timezone);
+            if !args.org_tz.is_empty() {
+                spec.org_timezones = args
+                    .org_tz
+                    .iter()
+                    .map(|pair| {
+                        pair.split_once('=')
+                            .map(|(slug, zone)| (slug.to_owned(), zone.to_owned()))
+                            .with_context(|| format!("--org-tz {pair}: expected SLUG=ZONE"))
+                    })
+                    .collect::<anyhow::Result<_>>()?;
+            }
+            let summary = testbed::add_usage_history(&mut client, &spec)?;
+            let events: usize = summary.orgs.iter().map(|org| org.events.len()).sum();
+            let _ = writeln!(
+                std::io::stderr(),
+                "added {events} events over {weeks} weeks and {} scheduled query results before {}",
+                summary.query_results,
+                args.as_of
+            );
         }
         return Ok(());
     }

@@ -43,3 +43,6 @@ pub const INVENTORY_TABLE: &str = "Exit codes:\n  0  the inventory was written\n
 
 /// `smoke`.
 pub const SMOKE_TABLE: &str = "Exit codes:\n  0  every probe passed\n  1  a probe failed: unreachable, refused key, wrong version, status\n     unhealthy, a queue without workers, a query or dashboard that failed\n  2  the tool could not run: a bad --url, no --api-key-env variable";
+
+/// `window`.
+pub const WINDOW_TABLE: &str = "Exit codes:\n  0  windows ranked (whether the hop fits is in the report)\n  2  the tool could not run: an unknown --tz, a bad --as-of, no events in the\n     weeks before --as-of, the database unreachable, an unreadable --rehearsal";

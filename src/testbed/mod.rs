@@ -10,6 +10,7 @@ mod redis;
 mod rng;
 mod server;
 mod upgrade;
+mod usage;
 
 pub use crate::db::quote_ident;
 pub use crate::status::resp::RedisReply;
@@ -20,6 +21,9 @@ pub use generate::{generate, Dataset, Scale, FIXTURE_SECRET_KEY};
 pub use redis::{RedisServer, REDIS_SERVER_ENV};
 pub use server::{PgServer, Tls, BINDIR_ENV, SUPERUSER};
 pub use upgrade::{simulate_upgrade, simulate_upgrade_with};
+pub use usage::{
+    add_usage_history, OrgUsage, PlantedEvent, UsageHistory, UsageSummary, QUIET_DAY, QUIET_HOURS,
+};
 
 use crate::knowledge::KnowledgeBase;
 use semver::Version;

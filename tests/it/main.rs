@@ -25,3 +25,4 @@ mod status;
 mod support;
 mod testbed;
 mod tls;
+mod window;
