@@ -5,6 +5,7 @@
 //! | 0    | success: the command did what was asked and found nothing blocking |
 //! | 1    | blocking findings: for `detect`, schema drift or a stamp that is missing, empty, doubled, unknown or contradicted by the schema; for `snapshot verify`, a file that does not match the manifest; for `verify`, a difference beyond what the migrations in between declare; for `restore`, a restored copy that does not match the manifest |
 //! |      | for `status`, an error finding (a backlog the next hop loses, sessions left before a migration, a Redis too old), or `--wait-drained` timing out |
+//! |      | for `archive`, rows refused (edited since the inventory or the archive, on dashboards, not found) while the others were changed |
 //! | 2    | the tool failed: bad input (an unknown version, a malformed file), or a file or database it could not read (or one that is not a Redash metadata database) |
 
 /// Success, nothing blocking.
@@ -40,3 +41,6 @@ pub const STATUS_TABLE: &str = "Exit codes:\n  0  nothing at error severity (--w
 
 /// `smoke`.
 pub const SMOKE_TABLE: &str = "Exit codes:\n  0  every probe passed\n  1  a probe failed: unreachable, refused key, wrong version, status\n     unhealthy, a queue without workers, a query or dashboard that failed\n  2  the tool could not run: a bad --url, no --api-key-env variable";
+
+/// `archive`.
+pub const ARCHIVE_TABLE: &str = "Exit codes:\n  0  done: every row asked for was changed or already so (or a dry run)\n  1  some rows refused (edited since the inventory or the archive, on\n     dashboards, not found); the others were changed\n  2  the tool failed or refused: a bad CSV or journal, --journal exists, no\n     confirmation, the database unreachable";
