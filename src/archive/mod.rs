@@ -366,7 +366,13 @@ fn decide(
     inventory: &[InventoryRow],
     current: &[Current],
     tag: Option<&str>,
+    schedule_is_jsonb: bool,
 ) -> Vec<(RowOutcome, Option<usize>)> {
+    let cleared = if schedule_is_jsonb {
+        "JSON null"
+    } else {
+        "NULL"
+    };
     let mut decisions = Vec::new();
     for row in inventory {
         let wanted = match row.class {
@@ -418,7 +424,7 @@ fn decide(
             outcome(
                 Action::Archive,
                 format!(
-                    "is_archived false -> true, schedule {schedule} -> none, updated_at -> now"
+                    "is_archived false -> true, schedule {schedule} -> {cleared}, updated_at -> now"
                 ),
             )
         } else {
@@ -474,11 +480,11 @@ pub async fn archive(
 
     // The plan, read without locking anything: the dry run's answer, and what is confirmed.
     let mut reading = Transaction::begin(&request.url, request.timeouts, false).await?;
-    let has_tags = reading
-        .query_columns()
-        .await?
+    let columns = reading.query_columns().await?;
+    let has_tags = columns.iter().any(|(name, _)| name == "tags");
+    let schedule_is_jsonb = columns
         .iter()
-        .any(|(name, _)| name == "tags");
+        .any(|(name, kind)| name == "schedule" && kind == "jsonb");
     if tag.is_some() && !has_tags {
         reading.rollback().await;
         return Err(ArchiveError::NoTags);
@@ -502,7 +508,7 @@ pub async fn archive(
             .filter(|row| row.class == Class::Review)
             .count(),
     ));
-    let planned: Vec<RowOutcome> = decide(&inventory, &current, tag)
+    let planned: Vec<RowOutcome> = decide(&inventory, &current, tag, schedule_is_jsonb)
         .into_iter()
         .map(|(row, _)| row)
         .collect();
@@ -548,7 +554,7 @@ pub async fn archive(
         .get(0);
     progress.log("locking the inventory's queries (SELECT ... FOR UPDATE)");
     let current = read_rows(&mut writing, &ids, has_tags, tag.unwrap_or_default(), true).await?;
-    let decisions = decide(&inventory, &current, tag);
+    let decisions = decide(&inventory, &current, tag, schedule_is_jsonb);
     let archive_ids: Vec<i64> = decisions
         .iter()
         .filter(|(row, _)| row.action == Action::Archive)
