@@ -65,7 +65,7 @@ pub struct InventoryRow {
 /// Why the inventory could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum InventoryError {
-    #[error("failed to read {}: {source}", path.display())]
+    #[error("failed to read {}", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,

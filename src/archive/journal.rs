@@ -75,12 +75,12 @@ pub struct ArchiveJournal {
 pub enum JournalError {
     #[error("--journal {}: the file exists; archive never overwrites a journal (choose another name)", .0.display())]
     Exists(std::path::PathBuf),
-    #[error("failed to write the journal {}: {source}", path.display())]
+    #[error("failed to write the journal {}", path.display())]
     Write {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
-    #[error("failed to read the journal {}: {source}", path.display())]
+    #[error("failed to read the journal {}", path.display())]
     Read {
         path: std::path::PathBuf,
         source: std::io::Error,

@@ -447,6 +447,18 @@ fn refuse_existing_journal(path: &Path) -> Result<(), ArchiveError> {
     if path.exists() {
         return Err(JournalError::Exists(path.to_owned()).into());
     }
+    // Found now rather than after the UPDATE: a journal that cannot be written stops the run.
+    let directory = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !directory.is_dir() {
+        return Err(JournalError::Write {
+            path: path.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory"),
+        }
+        .into());
+    }
     Ok(())
 }
 

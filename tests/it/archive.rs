@@ -602,6 +602,28 @@ fn a_bad_csv_is_one_line_naming_the_file_and_line_or_column() {
     );
     assert!(stdout(&output).is_empty());
     assert!(!journal.exists());
+    let nowhere = work.path().join("no-such-dir/j.json");
+    let good = work.path().join("good.csv");
+    std::fs::write(&good, "id,class,org_id,updated_at,version,is_archived\n").unwrap();
+    let output = run(
+        &db,
+        &[
+            "--from",
+            path(&good),
+            "--journal",
+            path(&nowhere),
+            "--apply",
+            "--yes",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", shown(&output));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: failed to write the journal {}: no such directory\n",
+            nowhere.display()
+        )
+    );
 }
 
 /// Makes every transaction that updates `queries` wait `seconds` at COMMIT (a deferred
