@@ -577,6 +577,14 @@ pub async fn archive(
         .filter(|(row, _)| row.action == Action::Tag)
         .map(|(row, _)| row.id)
         .collect();
+    if archive_ids.is_empty() && tag_ids.is_empty() {
+        // Everything changed between the plan and the lock: nothing to write, no journal.
+        writing.rollback().await;
+        outcome.applied = true;
+        outcome.rows = decisions.into_iter().map(|(row, _)| row).collect();
+        outcome.note = Some("nothing to change: no journal written".into());
+        return Ok(outcome);
+    }
     let mut after: std::collections::HashMap<i64, Vec<Option<String>>> = Default::default();
     let returning: Vec<String> = journal::CHANGEABLE_COLUMNS
         .iter()
