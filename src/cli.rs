@@ -98,6 +98,11 @@ pub enum Command {
     /// would interrupt (active users, scheduled queries, alerts)
     #[command(after_help = exit::WINDOW_TABLE)]
     Window(Box<WindowArgs>),
+    /// Archive the queries a reviewed inventory CSV classes `archive`, as Redash's own Archive
+    /// does (queries on dashboards or edited since are refused), journaled; a dry run unless
+    /// --apply; `--undo JOURNAL` puts the rows back
+    #[command(after_help = exit::ARCHIVE_TABLE)]
+    Archive(Box<ArchiveArgs>),
 }
 
 /// `inventory --format`.
@@ -196,6 +201,44 @@ pub struct WindowArgs {
     /// Write an HTML page with the heatmaps and the windows
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = TicketFormat::Text)]
+    pub format: TicketFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ArchiveArgs {
+    /// The reviewed inventory CSV (columns id, class, org_id, updated_at, version, is_archived)
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "undo",
+        conflicts_with = "undo"
+    )]
+    pub from: Option<PathBuf>,
+    /// Where --apply writes its journal, before it commits (the file must not exist)
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "undo",
+        conflicts_with = "undo"
+    )]
+    pub journal: Option<PathBuf>,
+    /// Put back the rows this journal (of an earlier --apply) records, where they are still as
+    /// the archive left them
+    #[arg(long, value_name = "JOURNAL")]
+    pub undo: Option<PathBuf>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Add TAG to the tags of the queries classed `keep` (Redash 5.0.0 on)
+    #[arg(long, value_name = "TAG", conflicts_with = "undo")]
+    pub tag_keepers: Option<String>,
+    /// Write to the database (without it: print what would be done, write nothing)
+    #[arg(long)]
+    pub apply: bool,
+    /// Do not ask for confirmation (needed for --apply without a terminal)
+    #[arg(long)]
+    pub yes: bool,
     /// Output format
     #[arg(long, value_enum, default_value_t = TicketFormat::Text)]
     pub format: TicketFormat,
@@ -800,6 +843,8 @@ pub enum CliError {
     },
     #[error(transparent)]
     Window(#[from] crate::window::WindowError),
+    #[error(transparent)]
+    Archive(#[from] crate::archive::ArchiveError),
     #[error("failed to write the output")]
     Output(#[from] std::io::Error),
 }
@@ -1019,6 +1064,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
         Command::Status(args) => status_command(&knowledge, args)?,
         Command::Inventory(args) => inventory_command(&knowledge, args)?,
         Command::Window(args) => window_command(args)?,
+        Command::Archive(args) => archive_command(args)?,
     };
     out.write_all(&rendered)?;
     out.flush()?;
@@ -1130,6 +1176,53 @@ fn window_command(args: &WindowArgs) -> Result<(Vec<u8>, i32), CliError> {
         window::render::render(args.format.into(), &report),
         exit::SUCCESS,
     ))
+}
+
+/// `archive` and `archive --undo`.
+fn archive_command(args: &ArchiveArgs) -> Result<(Vec<u8>, i32), CliError> {
+    use crate::archive::{self, ArchiveError, ArchiveRequest, UndoRequest};
+    use std::io::IsTerminal as _;
+    let target = args
+        .connect
+        .target(Timeouts::default().statement)?
+        .ok_or(CliError::DatabaseNeeded("archive"))?;
+    let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if args.apply && !args.yes && !terminal {
+        return Err(ArchiveError::NotConfirmed("--apply".into()).into());
+    }
+    let yes = args.yes;
+    let confirm = move |question: &str| yes || ask(question);
+    let outcome = match &args.undo {
+        Some(journal) => {
+            let request = UndoRequest {
+                url: target.url,
+                timeouts: target.timeouts,
+                journal: journal.clone(),
+                apply: args.apply,
+                progress: Progress::for_this_process(),
+            };
+            engine::block_on(async { Ok(archive::undo(request, &confirm).await) })??
+        }
+        None => {
+            let request = ArchiveRequest {
+                url: target.url,
+                timeouts: target.timeouts,
+                inventory: args.from.clone().unwrap_or_default(),
+                journal: args.journal.clone().unwrap_or_default(),
+                apply: args.apply,
+                tag_keepers: args.tag_keepers.clone(),
+                progress: Progress::for_this_process(),
+            };
+            engine::block_on(async { Ok(archive::archive(request, &confirm).await) })??
+        }
+    };
+    // A dry run exits 0 whatever it would refuse: it did what was asked.
+    let code = if outcome.applied && outcome.refused() > 0 {
+        exit::BLOCKING_FINDINGS
+    } else {
+        exit::SUCCESS
+    };
+    Ok((report::archive::render(args.format.into(), &outcome), code))
 }
 
 /// How long `status` lets a statement on `pg_stat_activity` run.

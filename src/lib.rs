@@ -1,6 +1,7 @@
 //! redash-upgrade: plan and check upgrades of a self-hosted Redash, one release at a time. The
 //! binary in `main.rs` only parses arguments (`cli.rs`) and calls the commands in [`engine`].
 
+pub mod archive;
 pub mod checks;
 pub mod cli;
 pub mod db;

@@ -7,14 +7,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{Inventory, QueryEntry};
+use crate::archive::csv as contract;
 use crate::plan::format_instant;
 
 /// The header, in order.
 pub const COLUMNS: [&str; 27] = [
-    "id",
-    "class",
+    contract::ID,
+    contract::CLASS,
     "reason",
-    "org_id",
+    contract::ORG_ID,
     "org_slug",
     "name",
     "owner_id",
@@ -25,8 +26,8 @@ pub const COLUMNS: [&str; 27] = [
     "data_source_type",
     "runs_on_target",
     "created_at",
-    "updated_at",
-    "version",
+    contract::UPDATED_AT,
+    contract::VERSION,
     "last_run_at",
     "last_viewed_at",
     "dashboards",
@@ -35,7 +36,7 @@ pub const COLUMNS: [&str; 27] = [
     "scheduled_runs_per_day",
     "schedule_failures",
     "tags",
-    "is_archived",
+    contract::IS_ARCHIVED,
     "is_draft",
     "migration_issues",
 ];
@@ -165,4 +166,16 @@ pub fn write_files(dir: &Path, files: &[(String, Vec<u8>)]) -> std::io::Result<V
         written.push(path);
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_holds_every_column_archive_reads() {
+        for required in contract::REQUIRED_COLUMNS {
+            assert!(COLUMNS.contains(&required), "{required}");
+        }
+    }
 }

@@ -8,10 +8,6 @@ use sqlx::{AssertSqlSafe, Row as _};
 
 use crate::checks::{CannotRun, LiveDatabase};
 
-/// `updated_at` as `archive` compares it (the inventory CSV contract).
-pub const UPDATED_AT_SQL: &str =
-    "to_char(q.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
-
 pub struct RawQuery {
     pub id: i64,
     pub org_id: i64,
@@ -120,11 +116,12 @@ pub async fn read(database: &LiveDatabase) -> Result<Rows, CannotRun> {
         "coalesce(q.tags, '{}')::text[]",
         "'{}'::text[]",
     );
+    let updated_at = crate::archive::csv::UPDATED_AT_SQL.replace("updated_at", "q.updated_at");
     let statement = format!(
         "SELECT q.id::bigint, q.org_id::bigint, o.slug::text, q.name::text, u.id::bigint, u.name::text, \
                 {disabled}, (q.user_id IS NOT NULL AND u.id IS NULL), \
                 q.data_source_id::bigint, ds.name::text, ds.type::text, \
-                extract(epoch FROM q.created_at)::bigint, {UPDATED_AT_SQL}, q.version::bigint, \
+                extract(epoch FROM q.created_at)::bigint, {updated_at}, q.version::bigint, \
                 q.is_archived, {draft}, q.schedule::text, {failures}, {tags}, \
                 extract(epoch FROM qr.retrieved_at)::bigint, \
                 extract(epoch FROM q.updated_at)::bigint \

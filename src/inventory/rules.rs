@@ -22,6 +22,18 @@ pub enum Class {
 }
 
 impl Class {
+    pub const NAMES: [&'static str; 3] = ["keep", "review", "archive"];
+
+    /// A class as a reviewer may write it (any case, spaces around).
+    pub fn parse(text: &str) -> Option<Class> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "keep" => Some(Class::Keep),
+            "review" => Some(Class::Review),
+            "archive" => Some(Class::Archive),
+            _ => None,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Class::Keep => "keep",

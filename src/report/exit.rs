@@ -5,6 +5,7 @@
 //! | 0    | success: the command did what was asked and found nothing blocking |
 //! | 1    | blocking findings: for `detect`, schema drift or a stamp that is missing, empty, doubled, unknown or contradicted by the schema; for `snapshot verify`, a file that does not match the manifest; for `verify`, a difference beyond what the migrations in between declare; for `restore`, a restored copy that does not match the manifest |
 //! |      | for `status`, an error finding (a backlog the next hop loses, sessions left before a migration, a Redis too old), or `--wait-drained` timing out |
+//! |      | for `archive`, rows refused (edited since the inventory or the archive, on dashboards, not found) while the others were changed |
 //! | 2    | the tool failed: bad input (an unknown version, a malformed file), or a file or database it could not read (or one that is not a Redash metadata database) |
 
 /// Success, nothing blocking.
@@ -46,3 +47,6 @@ pub const SMOKE_TABLE: &str = "Exit codes:\n  0  every probe passed\n  1  a prob
 
 /// `window`.
 pub const WINDOW_TABLE: &str = "Exit codes:\n  0  windows ranked (whether the hop fits is in the report)\n  2  the tool could not run: an unknown --tz, a bad --as-of, no events in the\n     weeks before --as-of, the database unreachable, an unreadable --rehearsal";
+
+/// `archive`.
+pub const ARCHIVE_TABLE: &str = "Exit codes:\n  0  done: every row asked for was changed or already so (or a dry run)\n  1  some rows refused (edited since the inventory or the archive, on\n     dashboards, not found); the others were changed\n  2  the tool failed or refused: a bad CSV or journal, --journal exists, no\n     confirmation, the database unreachable";

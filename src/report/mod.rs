@@ -1,6 +1,7 @@
 //! How results leave the tool: one reporter per format (text, Markdown, JSON, SARIF) shared by
 //! every command, exit codes, colour policy, text layout and progress bars.
 
+pub mod archive;
 pub(crate) mod describe;
 pub mod exit;
 pub mod inventory;

@@ -1,6 +1,7 @@
 //! The one integration-test binary; modules by area.
 
 mod apps;
+mod archive;
 mod check;
 mod cli;
 mod cmd;
