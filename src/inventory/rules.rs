@@ -96,18 +96,12 @@ pub fn classify(
 ) -> Inventory {
     let stale_after = i64::from(rules.stale_after_days) * 86_400;
     let fresh = |at: Option<i64>| at.is_some_and(|at| as_of - at < stale_after);
-    let live_dashboards: BTreeSet<i64> = rows
-        .dashboards
-        .iter()
-        .filter(|dashboard| !dashboard.is_archived)
-        .map(|dashboard| dashboard.id)
-        .collect();
+    // Archived dashboards count too: their widgets still hold the query, and `archive`, which
+    // never deletes a widget, refuses such a query.
     let mut dashboards_of: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
     let mut queries_of: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
     for &(query, dashboard) in &rows.widgets {
-        if live_dashboards.contains(&dashboard) {
-            dashboards_of.entry(query).or_default().push(dashboard);
-        }
+        dashboards_of.entry(query).or_default().push(dashboard);
         queries_of.entry(dashboard).or_default().push(query);
     }
     let mut alerts_of: BTreeMap<i64, Vec<i64>> = BTreeMap::new();

@@ -410,3 +410,107 @@ fn bad_options_fail_in_one_line() {
         assert!(stdout(&output).is_empty());
     }
 }
+
+fn queries_digest(db: &TestDb) -> String {
+    db.client()
+        .scalar::<String>("SELECT md5(string_agg(q::text, '|' ORDER BY q.id)) FROM queries q")
+        .unwrap()
+}
+
+/// The inventory's own CSV, as a reviewer hands it back, is what `archive` reads: it archives the
+/// `archive` rows, and undo puts the table back as it was.
+#[test]
+fn the_inventory_csv_drives_archive_and_undo() {
+    let db = fixture_db("10.1.0");
+    let url = db.tcp_url();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("inventory.csv");
+    let output = run(&[
+        "inventory",
+        "--database-url",
+        &url,
+        "--as-of",
+        AS_OF,
+        "--format",
+        "csv",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let mut reader = csv::Reader::from_path(&csv).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let column = |name: &str| header.iter().position(|column| column == name).unwrap();
+    let to_archive: BTreeSet<i64> = reader
+        .records()
+        .map(Result::unwrap)
+        .filter(|record| {
+            &record[column("class")] == "archive" && &record[column("is_archived")] == "false"
+        })
+        .map(|record| record[column("id")].parse().unwrap())
+        .collect();
+    assert!(!to_archive.is_empty());
+    let before = queries_digest(&db);
+
+    let journal = dir.path().join("journal.json");
+    let output = run(&[
+        "archive",
+        "--database-url",
+        &url,
+        "--from",
+        csv.to_str().unwrap(),
+        "--journal",
+        journal.to_str().unwrap(),
+        "--apply",
+        "--yes",
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let archived: BTreeSet<i64> = db
+        .client()
+        .fetch_all(sqlx::query(
+            "SELECT id::bigint FROM queries WHERE is_archived",
+        ))
+        .unwrap()
+        .iter()
+        .map(|row| sqlx::Row::get(row, 0))
+        .collect();
+    assert!(
+        to_archive.is_subset(&archived),
+        "every archive row is archived"
+    );
+    let scheduled_left = scalar(
+        &db,
+        &format!(
+            "SELECT count(*)::bigint FROM queries WHERE schedule IS NOT NULL AND id IN ({})",
+            to_archive
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+    );
+    assert_eq!(scheduled_left, 0, "their schedules are cleared");
+
+    let output = run(&[
+        "archive",
+        "--undo",
+        journal.to_str().unwrap(),
+        "--database-url",
+        &url,
+        "--apply",
+        "--yes",
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert_eq!(queries_digest(&db), before, "undo puts every row back");
+}
