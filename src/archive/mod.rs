@@ -294,10 +294,14 @@ async fn read_rows(
     let sql = format!(
         "SELECT q.id::bigint, q.name::text, q.org_id::bigint, {}, q.version::bigint, \
                 q.is_archived, row_to_json(q)::text, {}, \
-                (SELECT count(*) FROM widgets w JOIN visualizations v ON v.id = w.visualization_id \
-                  WHERE v.query_id = q.id), \
-                (SELECT count(*) FROM alerts a WHERE a.query_id = q.id), {tagged} \
-           FROM queries q WHERE q.id = ANY($1::bigint[]) ORDER BY q.id{}",
+                coalesce(shown.widgets, 0), coalesce(watched.alerts, 0), {tagged} \
+           FROM queries q \
+           LEFT JOIN (SELECT v.query_id, count(*) AS widgets FROM widgets w \
+                        JOIN visualizations v ON v.id = w.visualization_id \
+                       GROUP BY v.query_id) shown ON shown.query_id = q.id \
+           LEFT JOIN (SELECT query_id, count(*) AS alerts FROM alerts GROUP BY query_id) watched \
+                  ON watched.query_id = q.id \
+          WHERE q.id = ANY($1::bigint[]) ORDER BY q.id{}",
         csv::UPDATED_AT_SQL.replace("updated_at", "q.updated_at"),
         texts.join(", "),
         if lock { " FOR UPDATE OF q" } else { "" }

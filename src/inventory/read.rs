@@ -89,8 +89,36 @@ fn column_or(
     }
 }
 
-fn read_error(what: &str) -> impl Fn(sqlx::Error) -> CannotRun + '_ {
-    move |error| CannotRun(format!("{what}: {}", crate::db::describe(&error)))
+/// The columns of one row, read with the statement's name in any error.
+struct Cells<'r> {
+    row: &'r sqlx::postgres::PgRow,
+    what: &'r str,
+}
+
+impl Cells<'_> {
+    fn get<T>(&self, index: usize) -> Result<T, CannotRun>
+    where
+        T: for<'a> sqlx::Decode<'a, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        self.row
+            .try_get(index)
+            .map_err(|error| CannotRun(format!("{}: {}", self.what, crate::db::describe(&error))))
+    }
+
+    /// A text column, empty for NULL.
+    fn text(&self, index: usize) -> Result<String, CannotRun> {
+        Ok(self.get::<Option<String>>(index)?.unwrap_or_default())
+    }
+
+    /// A boolean column, false for NULL.
+    fn flag(&self, index: usize) -> Result<bool, CannotRun> {
+        Ok(self.get::<Option<bool>>(index)?.unwrap_or(false))
+    }
+
+    /// A number column, 0 for NULL.
+    fn number(&self, index: usize) -> Result<i64, CannotRun> {
+        Ok(self.get::<Option<i64>>(index)?.unwrap_or(0))
+    }
 }
 
 pub async fn read(database: &LiveDatabase) -> Result<Rows, CannotRun> {
@@ -138,56 +166,29 @@ pub async fn read(database: &LiveDatabase) -> Result<Rows, CannotRun> {
         .await?;
     let mut queries = Vec::with_capacity(rows.len());
     for row in &rows {
-        let get = read_error(what);
+        let cells = Cells { row, what };
         queries.push(RawQuery {
-            id: row.try_get(0).map_err(&get)?,
-            org_id: row.try_get(1).map_err(&get)?,
-            org_slug: row.try_get(2).map_err(&get)?,
-            name: row
-                .try_get::<Option<String>, _>(3)
-                .map_err(&get)?
-                .unwrap_or_default(),
-            owner_id: row.try_get(4).map_err(&get)?,
-            owner_name: row.try_get(5).map_err(&get)?,
-            owner_disabled: row
-                .try_get::<Option<bool>, _>(6)
-                .map_err(&get)?
-                .unwrap_or(false),
-            owner_gone: row.try_get(7).map_err(&get)?,
-            data_source_id: row.try_get(8).map_err(&get)?,
-            data_source_name: row.try_get(9).map_err(&get)?,
-            data_source_type: row.try_get(10).map_err(&get)?,
-            created_at: row
-                .try_get::<Option<i64>, _>(11)
-                .map_err(&get)?
-                .unwrap_or(0),
-            updated_at: row
-                .try_get::<Option<String>, _>(12)
-                .map_err(&get)?
-                .unwrap_or_default(),
-            version: row
-                .try_get::<Option<i64>, _>(13)
-                .map_err(&get)?
-                .unwrap_or(0),
-            is_archived: row
-                .try_get::<Option<bool>, _>(14)
-                .map_err(&get)?
-                .unwrap_or(false),
-            is_draft: row
-                .try_get::<Option<bool>, _>(15)
-                .map_err(&get)?
-                .unwrap_or(false),
-            schedule: row.try_get(16).map_err(&get)?,
-            schedule_failures: row
-                .try_get::<Option<i64>, _>(17)
-                .map_err(&get)?
-                .unwrap_or(0),
-            tags: row
-                .try_get::<Option<Vec<String>>, _>(18)
-                .map_err(&get)?
-                .unwrap_or_default(),
-            last_result_at: row.try_get(19).map_err(&get)?,
-            updated_epoch: row.try_get(20).map_err(&get)?,
+            id: cells.get(0)?,
+            org_id: cells.get(1)?,
+            org_slug: cells.get(2)?,
+            name: cells.text(3)?,
+            owner_id: cells.get(4)?,
+            owner_name: cells.get(5)?,
+            owner_disabled: cells.flag(6)?,
+            owner_gone: cells.get(7)?,
+            data_source_id: cells.get(8)?,
+            data_source_name: cells.get(9)?,
+            data_source_type: cells.get(10)?,
+            created_at: cells.number(11)?,
+            updated_at: cells.text(12)?,
+            version: cells.number(13)?,
+            is_archived: cells.flag(14)?,
+            is_draft: cells.flag(15)?,
+            schedule: cells.get(16)?,
+            schedule_failures: cells.number(17)?,
+            tags: cells.get::<Option<Vec<String>>>(18)?.unwrap_or_default(),
+            last_result_at: cells.get(19)?,
+            updated_epoch: cells.get(20)?,
         });
     }
 
@@ -202,26 +203,14 @@ pub async fn read(database: &LiveDatabase) -> Result<Rows, CannotRun> {
         .fetch_all(what, sqlx::query(AssertSqlSafe(statement)))
         .await?
     {
-        let get = read_error(what);
+        let cells = Cells { row: &row, what };
         dashboards.push(RawDashboard {
-            id: row.try_get(0).map_err(&get)?,
-            org_id: row.try_get(1).map_err(&get)?,
-            slug: row
-                .try_get::<Option<String>, _>(2)
-                .map_err(&get)?
-                .unwrap_or_default(),
-            name: row
-                .try_get::<Option<String>, _>(3)
-                .map_err(&get)?
-                .unwrap_or_default(),
-            is_archived: row
-                .try_get::<Option<bool>, _>(4)
-                .map_err(&get)?
-                .unwrap_or(false),
-            is_draft: row
-                .try_get::<Option<bool>, _>(5)
-                .map_err(&get)?
-                .unwrap_or(false),
+            id: cells.get(0)?,
+            org_id: cells.get(1)?,
+            slug: cells.text(2)?,
+            name: cells.text(3)?,
+            is_archived: cells.flag(4)?,
+            is_draft: cells.flag(5)?,
         });
     }
 
@@ -237,15 +226,12 @@ pub async fn read(database: &LiveDatabase) -> Result<Rows, CannotRun> {
         )
         .await?
     {
-        let get = read_error(what);
+        let cells = Cells { row: &row, what };
         alerts.push(RawAlert {
-            id: row.try_get(0).map_err(&get)?,
-            org_id: row.try_get(1).map_err(&get)?,
-            name: row
-                .try_get::<Option<String>, _>(2)
-                .map_err(&get)?
-                .unwrap_or_default(),
-            query_id: row.try_get(3).map_err(&get)?,
+            id: cells.get(0)?,
+            org_id: cells.get(1)?,
+            name: cells.text(2)?,
+            query_id: cells.get(3)?,
         });
     }
 
@@ -261,18 +247,12 @@ pub async fn read(database: &LiveDatabase) -> Result<Rows, CannotRun> {
         )
         .await?
     {
-        let get = read_error(what);
+        let cells = Cells { row: &row, what };
         data_sources.push(RawDataSource {
-            id: row.try_get(0).map_err(&get)?,
-            org_id: row.try_get(1).map_err(&get)?,
-            name: row
-                .try_get::<Option<String>, _>(2)
-                .map_err(&get)?
-                .unwrap_or_default(),
-            r#type: row
-                .try_get::<Option<String>, _>(3)
-                .map_err(&get)?
-                .unwrap_or_default(),
+            id: cells.get(0)?,
+            org_id: cells.get(1)?,
+            name: cells.text(2)?,
+            r#type: cells.text(3)?,
         });
     }
 
@@ -289,10 +269,10 @@ pub async fn read(database: &LiveDatabase) -> Result<Rows, CannotRun> {
         )
         .await?
     {
-        let get = read_error(what);
-        let dashboard: i64 = row.try_get(0).map_err(&get)?;
+        let cells = Cells { row: &row, what };
+        let dashboard: i64 = cells.get(0)?;
         *widget_counts.entry(dashboard).or_insert(0) += 1;
-        if let Some(query) = row.try_get::<Option<i64>, _>(1).map_err(&get)? {
+        if let Some(query) = cells.get::<Option<i64>>(1)? {
             widgets.push((query, dashboard));
         }
     }
@@ -318,12 +298,12 @@ pub async fn read(database: &LiveDatabase) -> Result<Rows, CannotRun> {
         )
         .await?
     {
-        let get = read_error(what);
-        let kind: String = row.try_get(0).map_err(&get)?;
-        let id: i64 = row.try_get(1).map_err(&get)?;
+        let cells = Cells { row: &row, what };
+        let kind: String = cells.get(0)?;
+        let id: i64 = cells.get(1)?;
         let activity = Activity {
-            viewed: row.try_get(2).map_err(&get)?,
-            executed: row.try_get(3).map_err(&get)?,
+            viewed: cells.get(2)?,
+            executed: cells.get(3)?,
         };
         let map = if kind == "query" {
             &mut query_activity
