@@ -365,6 +365,8 @@ pub fn classify(
                     Class::Review,
                     format!("{} has no runner for type {}", target.version, raw.r#type),
                 )
+            } else if of_it.is_empty() {
+                (Class::Review, "no query uses it".to_owned())
             } else if kept == 0 {
                 (
                     Class::Review,

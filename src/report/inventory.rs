@@ -26,14 +26,22 @@ fn count_of(inventory: &Inventory, class: Class) -> u64 {
     inventory.counts().get(&class).copied().unwrap_or(0)
 }
 
-/// The first words of a reason, so that reasons with different numbers group together.
+/// A reason with its numbers written N, so that reasons of one rule group together.
 fn reason_kind(reason: &str) -> String {
-    let head = reason.split(';').next().unwrap_or(reason);
-    head.split(|c: char| c.is_ascii_digit())
-        .next()
-        .unwrap_or(head)
-        .trim_end_matches(['(', ' '])
-        .to_owned()
+    let mut kind = String::with_capacity(reason.len());
+    let mut in_number = false;
+    for c in reason.chars() {
+        if c.is_ascii_digit() || (in_number && c == '.') {
+            if !in_number {
+                kind.push('N');
+            }
+            in_number = true;
+        } else {
+            in_number = false;
+            kind.push(c);
+        }
+    }
+    kind
 }
 
 pub fn markdown(inventory: &Inventory) -> Vec<u8> {

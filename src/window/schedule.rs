@@ -105,6 +105,14 @@ fn minute_of_day(text: &str) -> Option<i64> {
 }
 
 impl Schedule {
+    /// Runs per day on average (a weekly schedule runs 1/7 a day).
+    pub fn runs_per_day(&self) -> f64 {
+        match self {
+            Schedule::Every { seconds } => 86_400.0 / *seconds as f64,
+            Schedule::At { days, .. } => 1.0 / *days as f64,
+        }
+    }
+
     /// How many runs fall, on average per week, in the local window of `length_minutes` that
     /// starts `start_minute` after Monday 00:00 local; `utc_offset_minutes` is local minus UTC.
     pub fn runs_per_week_in(
