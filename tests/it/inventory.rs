@@ -32,21 +32,25 @@ fn free_queries(db: &TestDb, count: usize) -> Vec<i64> {
     ids.into_iter().take(count).collect()
 }
 
-fn inventory_json(db: &TestDb, extra: &[&str]) -> Value {
+/// `inventory` against `db` as of AS_OF, with `extra` options.
+fn run_inventory(db: &TestDb, extra: &[&str]) -> std::process::Output {
     let url = db.tcp_url();
-    let mut args = vec![
-        "inventory",
-        "--database-url",
-        &url,
-        "--as-of",
-        AS_OF,
-        "--format",
-        "json",
-    ];
+    let mut args = vec!["inventory", "--database-url", &url, "--as-of", AS_OF];
     args.extend(extra);
     let output = run(&args);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    serde_json::from_str(&stdout(&output)).unwrap()
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        stderr(&output)
+    );
+    output
+}
+
+fn inventory_json(db: &TestDb, extra: &[&str]) -> Value {
+    let mut args = vec!["--format", "json"];
+    args.extend(extra);
+    serde_json::from_str(&stdout(&run_inventory(db, &args))).unwrap()
 }
 
 fn query(json: &Value, id: i64) -> &Value {
@@ -192,17 +196,7 @@ fn expect_class(json: &Value, id: i64, class: &str) {
 #[test]
 fn the_csv_is_what_reviewers_edit_and_splits_by_owner_and_tag() {
     let db = fixture_db("10.1.0");
-    let url = db.tcp_url();
-    let output = run(&[
-        "inventory",
-        "--database-url",
-        &url,
-        "--as-of",
-        AS_OF,
-        "--format",
-        "csv",
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = run_inventory(&db, &["--format", "csv"]);
     let text = stdout(&output);
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let header: Vec<String> = reader
@@ -252,20 +246,17 @@ fn the_csv_is_what_reviewers_edit_and_splits_by_owner_and_tag() {
 
     let dir = tempfile::tempdir().unwrap();
     let by_owner = dir.path().join("by-owner");
-    let output = run(&[
-        "inventory",
-        "--database-url",
-        &url,
-        "--as-of",
-        AS_OF,
-        "--format",
-        "csv",
-        "--split",
-        "owner",
-        "--out-dir",
-        by_owner.to_str().unwrap(),
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = run_inventory(
+        &db,
+        &[
+            "--format",
+            "csv",
+            "--split",
+            "owner",
+            "--out-dir",
+            by_owner.to_str().unwrap(),
+        ],
+    );
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for entry in std::fs::read_dir(&by_owner).unwrap() {
         let path = entry.unwrap().path();
@@ -296,20 +287,17 @@ fn the_csv_is_what_reviewers_edit_and_splits_by_owner_and_tag() {
     assert!(seen.values().all(|count| *count == 1));
 
     let by_tag = dir.path().join("by-tag");
-    let output = run(&[
-        "inventory",
-        "--database-url",
-        &url,
-        "--as-of",
-        AS_OF,
-        "--format",
-        "csv",
-        "--split",
-        "tag",
-        "--out-dir",
-        by_tag.to_str().unwrap(),
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    run_inventory(
+        &db,
+        &[
+            "--format",
+            "csv",
+            "--split",
+            "tag",
+            "--out-dir",
+            by_tag.to_str().unwrap(),
+        ],
+    );
     let tagged = scalar(
         &db,
         "SELECT count(*)::bigint FROM queries WHERE cardinality(tags) > 0",
@@ -320,16 +308,8 @@ fn the_csv_is_what_reviewers_edit_and_splits_by_owner_and_tag() {
     assert!(files >= 2, "{files} files");
 
     let out = dir.path().join("inventory.md");
-    let output = run(&[
-        "inventory",
-        "--database-url",
-        &url,
-        "--as-of",
-        AS_OF,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let summary = stdout(&run_inventory(&db, &["--out", out.to_str().unwrap()]));
+    assert!(summary.contains("queries ("), "{summary}");
     let markdown = std::fs::read_to_string(&out).unwrap();
     assert!(markdown.starts_with("# Redash inventory: "), "{markdown}");
     assert!(markdown.contains("## The effect of archiving"));
@@ -425,18 +405,7 @@ fn the_inventory_csv_drives_archive_and_undo() {
     let url = db.tcp_url();
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("inventory.csv");
-    let output = run(&[
-        "inventory",
-        "--database-url",
-        &url,
-        "--as-of",
-        AS_OF,
-        "--format",
-        "csv",
-        "--out",
-        csv.to_str().unwrap(),
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    run_inventory(&db, &["--format", "csv", "--out", csv.to_str().unwrap()]);
     let mut reader = csv::Reader::from_path(&csv).unwrap();
     let header = reader.headers().unwrap().clone();
     let column = |name: &str| header.iter().position(|column| column == name).unwrap();
