@@ -80,6 +80,12 @@ pub enum ArchiveError {
     NoTags,
     #[error("--tag-keepers {0:?}: a tag must be non-empty text")]
     BadTag(String),
+    #[error("--undo {journal}: it was written on the database {recorded}, not {given}: an undo applies to the database it archived")]
+    OtherDatabase {
+        journal: String,
+        recorded: String,
+        given: String,
+    },
     #[error("{0}: not confirmed, nothing written (give --yes when there is no terminal)")]
     NotConfirmed(String),
 }
@@ -704,6 +710,13 @@ pub async fn undo(
     confirm: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<ArchiveOutcome, ArchiveError> {
     let record = ArchiveJournal::read(&request.journal)?;
+    if record.database_name != request.url.database_name() {
+        return Err(ArchiveError::OtherDatabase {
+            journal: request.journal.display().to_string(),
+            recorded: record.database_name.clone(),
+            given: request.url.database_name(),
+        });
+    }
     let progress = &request.progress;
     progress.log(&format!(
         "{}: {} row(s), {}, of {} ({})",

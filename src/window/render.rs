@@ -201,8 +201,8 @@ pub fn svg(report: &WindowReport) -> String {
         r#"<text x="10" y="36">{}: {} weeks, {} to {}</text>"#,
         escape(&report.database),
         report.weeks,
-        escape(&report.from),
-        escape(&report.to)
+        escape(day_or_instant(&report.from)),
+        escape(day_or_instant(&report.to))
     );
     let duration = &report.duration;
     let _ = writeln!(
@@ -375,6 +375,11 @@ pub fn html(report: &WindowReport) -> String {
     }
     out.push_str("</body>\n</html>\n");
     out
+}
+
+/// `2026-11-30` for an instant at midnight UTC, so that the SVG's subtitle fits its width.
+fn day_or_instant(instant: &str) -> &str {
+    instant.strip_suffix("T00:00:00Z").unwrap_or(instant)
 }
 
 #[cfg(test)]

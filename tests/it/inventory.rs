@@ -465,6 +465,28 @@ fn the_inventory_csv_drives_archive_and_undo() {
     );
     assert_eq!(scheduled_left, 0, "their schedules are cleared");
 
+    // The journal undoes only the database it was written on.
+    let other = fixture_db("10.1.0");
+    let output = run(&[
+        "archive",
+        "--undo",
+        journal.to_str().unwrap(),
+        "--database-url",
+        &other.tcp_url(),
+        "--apply",
+        "--yes",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains(&format!(
+            "it was written on the database {}, not {}",
+            db.name, other.name
+        )),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stdout(&output).is_empty());
+
     let output = run(&[
         "archive",
         "--undo",
