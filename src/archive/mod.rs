@@ -634,7 +634,7 @@ pub async fn archive(
             id: found.id,
             name: found.name.clone(),
             action,
-            before: serde_json::from_str(&found.before).unwrap_or(serde_json::Value::Null),
+            before: before_image(&found.before),
             changes: columns
                 .iter()
                 .map(|&column| ColumnChange {
@@ -677,6 +677,16 @@ pub async fn archive(
     outcome.journal_written = true;
     outcome.rows = decisions.into_iter().map(|(row, _)| row).collect();
     Ok(outcome)
+}
+
+/// The row as the journal keeps it: every column but the query's `api_key`, which lets anyone
+/// holding it read the query's results and is not needed to undo anything.
+fn before_image(row: &str) -> serde_json::Value {
+    let mut image: serde_json::Value = serde_json::from_str(row).unwrap_or(serde_json::Value::Null);
+    if let Some(columns) = image.as_object_mut() {
+        columns.remove("api_key");
+    }
+    image
 }
 
 async fn collect_after(

@@ -5,7 +5,6 @@
 use std::fs;
 use std::io::{BufReader, Write as _};
 use std::net::TcpStream;
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -162,24 +161,7 @@ impl RedisServer {
     /// As for PostgreSQL: a watcher outside the process kills the server and removes its
     /// directory once a test binary that never ran our destructor is gone.
     fn watch_for_exit_of_this_process(&self, server_pid: u32) -> Result<(), TestbedError> {
-        let script = format!(
-            "while kill -0 {owner} 2>/dev/null; do sleep 1; done; \
-             kill -KILL {server_pid} 2>/dev/null; rm -rf '{dir}'",
-            owner = std::process::id(),
-            dir = self.dir.path().display()
-        );
-        Command::new("sh")
-            .args(["-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .map(drop)
-            .map_err(|source| TestbedError::Io {
-                what: "start the clean-up watcher".into(),
-                source,
-            })
+        super::server::watch_for_exit_of_this_process(server_pid, "KILL", 0, self.dir.path())
     }
 }
 

@@ -243,27 +243,36 @@ impl PgServer {
     /// Test binaries end without running destructors of statics, and sometimes by a panic: a
     /// watcher outside the process stops the server and removes its directory once we are gone.
     fn watch_for_exit_of_this_process(&self, server_pid: u32) -> Result<(), TestbedError> {
-        let script = format!(
-            "while kill -0 {owner} 2>/dev/null; do sleep 1; done; \
-             kill -QUIT {server_pid} 2>/dev/null; sleep 2; rm -rf '{dir}'",
-            owner = std::process::id(),
-            dir = self.dir.path().display()
-        );
-        let mut watcher = Command::new("sh");
-        watcher
-            .args(["-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0);
-        watcher
-            .spawn()
-            .map(drop)
-            .map_err(|source| TestbedError::Io {
-                what: "start the clean-up watcher".into(),
-                source,
-            })
+        watch_for_exit_of_this_process(server_pid, "QUIT", 2, self.dir.path())
     }
+}
+
+/// Starts a shell, outside this process's group, that waits for this process to end, then
+/// sends `signal` to the server, waits `grace` seconds and removes `dir`.
+pub(super) fn watch_for_exit_of_this_process(
+    server_pid: u32,
+    signal: &str,
+    grace: u32,
+    dir: &Path,
+) -> Result<(), TestbedError> {
+    let script = format!(
+        "while kill -0 {owner} 2>/dev/null; do sleep 1; done; \
+         kill -{signal} {server_pid} 2>/dev/null; sleep {grace}; rm -rf '{dir}'",
+        owner = std::process::id(),
+        dir = dir.display()
+    );
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map(drop)
+        .map_err(|source| TestbedError::Io {
+            what: "start the clean-up watcher".into(),
+            source,
+        })
 }
 
 impl Drop for PgServer {
